@@ -1,0 +1,107 @@
+"""The reference host app: Fides' OAuth API on Flask-SQLAlchemy.
+
+    flask --app examples/host_app.py run
+
+With no configuration it keeps an SQLite file in the instance folder and
+reads the root client from the environment (FIDES_OAUTH_ROOT_CLIENT_ID,
+FIDES_OAUTH_ROOT_CLIENT_SECRET), falling back to public demo credentials
+that it prints at start-up.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+from flask import Blueprint
+from flask import Flask
+from flask import jsonify
+from flask_sqlalchemy import SQLAlchemy
+
+from fides_oauth import FidesOAuth
+from fides_oauth import create_tables
+from fides_oauth import current_client
+from fides_oauth import require_scopes
+
+HOST_SCOPES = [
+    "policy:read",
+    "policy:create_or_update",
+    "rule:read",
+    "rule:create_or_update",
+]
+
+# Public, documented demo credentials: for trying the quick start only.
+DEMO_ROOT_CLIENT_ID = "fidesadmin"
+DEMO_ROOT_CLIENT_SECRET = "fidesadminsecret"  # noqa: S105
+
+db = SQLAlchemy()
+api = Blueprint("host_api", __name__)
+
+
+@api.get("/health")
+def health() -> Any:
+    return jsonify({"status": "healthy"})
+
+
+@api.get("/policy")
+@require_scopes("policy:read")
+def list_policies() -> Any:
+    return jsonify({"items": [], "client_id": current_client.client_id})
+
+
+@api.get("/rule")
+@require_scopes("rule:read")
+def list_rules() -> Any:
+    return jsonify({"items": [], "client_id": current_client.client_id})
+
+
+def _root_credentials(app: Flask) -> None:
+    """Fill the root client from the environment, else the demo defaults.
+
+    A key the caller set — even to None — is left alone: None then fails
+    start-up with the library's message.
+    """
+    demo = {
+        "FIDES_OAUTH_ROOT_CLIENT_ID": DEMO_ROOT_CLIENT_ID,
+        "FIDES_OAUTH_ROOT_CLIENT_SECRET": DEMO_ROOT_CLIENT_SECRET,
+    }
+    used_demo = False
+    for key, default in demo.items():
+        if key in app.config:
+            continue
+        value = os.environ.get(key)
+        if not value:
+            value, used_demo = default, True
+        app.config[key] = value
+    if used_demo:
+        print(
+            "fides_oauth demo: no root client configured; using the public demo "
+            f"credentials id={DEMO_ROOT_CLIENT_ID} secret={DEMO_ROOT_CLIENT_SECRET}."
+            " Set FIDES_OAUTH_ROOT_CLIENT_ID and FIDES_OAUTH_ROOT_CLIENT_SECRET "
+            "for anything but a local trial.",
+            file=sys.stderr,
+        )
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.config.from_mapping(
+        SQLALCHEMY_DATABASE_URI=os.environ.get(
+            "DATABASE_URL",
+            "sqlite:///" + os.path.join(app.instance_path, "fides_oauth.sqlite"),
+        ),
+    )
+    if test_config:
+        app.config.update(test_config)
+    _root_credentials(app)
+
+    db.init_app(app)
+    app.register_blueprint(
+        FidesOAuth(session=db.session, scopes=HOST_SCOPES), url_prefix="/api/v1"
+    )
+    app.register_blueprint(api, url_prefix="/api/v1")
+    with app.app_context():
+        create_tables()
+    return app

@@ -1,0 +1,26 @@
+"""fides_oauth: the OAuth 2.0 client-credentials system of the Fides privacy
+platform, as an embeddable Flask blueprint."""
+
+from __future__ import annotations
+
+from .extension import FidesOAuth
+from .extension import create_tables
+from .extension import drop_tables
+from .models import metadata
+from .protect import AuthenticatedClient
+from .protect import current_client
+from .protect import require_scopes
+from .scopes import BUILTIN_SCOPES
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BUILTIN_SCOPES",
+    "AuthenticatedClient",
+    "FidesOAuth",
+    "create_tables",
+    "current_client",
+    "drop_tables",
+    "metadata",
+    "require_scopes",
+]

@@ -1,0 +1,141 @@
+"""The ``FIDES_OAUTH_*`` configuration keys: defaults and validation.
+
+Read once, when the blueprint is registered on an app; every key is checked
+then, so a misconfigured app fails at start-up with a message that says
+which key to fix, never on its first request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .hashing import BCRYPT_MAX_BYTES
+
+__all__ = ["DEFAULTS", "ROOT_SECRET_MIN_LENGTH", "OAuthConfig", "load_config"]
+
+#: Every key the library reads, with its default (``None``: no default).
+DEFAULTS: Mapping[str, Any] = {
+    # Root client bootstrap: both required.
+    "FIDES_OAUTH_ROOT_CLIENT_ID": None,
+    "FIDES_OAUTH_ROOT_CLIENT_SECRET": None,
+    # Access-token lifetime, minutes.
+    "FIDES_OAUTH_ACCESS_TOKEN_EXPIRE_MINUTES": 60,
+    # bcrypt cost of stored client secrets.
+    "FIDES_OAUTH_BCRYPT_ROUNDS": 12,
+    # PEM of the EC P-256 private key that signs tokens; None: one is
+    # generated once and kept in the database.
+    "FIDES_OAUTH_SIGNING_KEY": None,
+    # "iss" of issued tokens; None: the request's host URL plus the prefix.
+    "FIDES_OAUTH_ISSUER": None,
+    # "aud" of issued tokens; None: the issuer.
+    "FIDES_OAUTH_AUDIENCE": None,
+    # Largest request body the blueprint's routes read, bytes.
+    "FIDES_OAUTH_MAX_BODY_BYTES": 64 * 1024,
+}
+
+ROOT_SECRET_MIN_LENGTH = 16
+_MAX_ID_LENGTH = 255
+
+
+@dataclass(frozen=True)
+class OAuthConfig:
+    """The validated configuration of one app. No secret is kept here."""
+
+    root_client_id: str
+    access_token_expires_in: int  # seconds
+    bcrypt_rounds: int
+    signing_key_pem: str | None
+    issuer: str | None
+    audience: str | None
+    max_body_bytes: int
+
+    def __repr__(self) -> str:
+        # The signing key is a secret: never show it.
+        return (
+            f"OAuthConfig(root_client_id={self.root_client_id!r}, "
+            f"access_token_expires_in={self.access_token_expires_in}, "
+            f"bcrypt_rounds={self.bcrypt_rounds}, "
+            f"signing_key={'<configured>' if self.signing_key_pem else None}, "
+            f"issuer={self.issuer!r}, audience={self.audience!r}, "
+            f"max_body_bytes={self.max_body_bytes})"
+        )
+
+
+def _get(config: Mapping[str, Any], key: str) -> Any:
+    return config.get(key, DEFAULTS[key])
+
+
+def _required_str(config: Mapping[str, Any], key: str, what: str) -> str:
+    value = _get(config, key)
+    if value is None or value == "":
+        raise RuntimeError(
+            f"{key} is not set. Set app.config[{key!r}] to the {what} "
+            "before registering the fides_oauth blueprint."
+        )
+    if not isinstance(value, str):
+        raise RuntimeError(f"{key} must be a string, not {type(value).__name__}.")
+    return value
+
+
+def _int(config: Mapping[str, Any], key: str, low: int, high: int) -> int:
+    value = _get(config, key)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise RuntimeError(
+            f"{key} must be an integer from {low} to {high}, "
+            f"not {type(value).__name__}."
+        )
+    if not low <= value <= high:
+        raise RuntimeError(f"{key} must be from {low} to {high}; it is {value}.")
+    return value
+
+
+def _optional_str(config: Mapping[str, Any], key: str) -> str | None:
+    value = _get(config, key)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise RuntimeError(f"{key} must be a non-empty string or None.")
+    return value
+
+
+def load_config(config: Mapping[str, Any]) -> tuple[OAuthConfig, str]:
+    """Validate an app's configuration.
+
+    Returns the validated settings and, separately, the root secret, so that
+    the caller can hash it and let the plaintext go.
+    """
+    root_id = _required_str(
+        config, "FIDES_OAUTH_ROOT_CLIENT_ID", "id of the root client"
+    )
+    if len(root_id) > _MAX_ID_LENGTH or not root_id.isprintable():
+        raise RuntimeError(
+            "FIDES_OAUTH_ROOT_CLIENT_ID must be at most "
+            f"{_MAX_ID_LENGTH} printable characters."
+        )
+    root_secret = _required_str(
+        config, "FIDES_OAUTH_ROOT_CLIENT_SECRET", "secret of the root client"
+    )
+    if len(root_secret) < ROOT_SECRET_MIN_LENGTH:
+        raise RuntimeError(
+            "FIDES_OAUTH_ROOT_CLIENT_SECRET is too short: use at least "
+            f"{ROOT_SECRET_MIN_LENGTH} characters (e.g. the output of "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`)."
+        )
+    if len(root_secret.encode("utf-8", "surrogatepass")) > BCRYPT_MAX_BYTES:
+        raise RuntimeError(
+            "FIDES_OAUTH_ROOT_CLIENT_SECRET is too long: bcrypt reads at most "
+            f"{BCRYPT_MAX_BYTES} bytes; use a shorter secret."
+        )
+    settings = OAuthConfig(
+        root_client_id=root_id,
+        access_token_expires_in=60
+        * _int(config, "FIDES_OAUTH_ACCESS_TOKEN_EXPIRE_MINUTES", 1, 60 * 24 * 365),
+        bcrypt_rounds=_int(config, "FIDES_OAUTH_BCRYPT_ROUNDS", 4, 31),
+        signing_key_pem=_optional_str(config, "FIDES_OAUTH_SIGNING_KEY"),
+        issuer=_optional_str(config, "FIDES_OAUTH_ISSUER"),
+        audience=_optional_str(config, "FIDES_OAUTH_AUDIENCE"),
+        max_body_bytes=_int(config, "FIDES_OAUTH_MAX_BODY_BYTES", 1024, 2**31),
+    )
+    return settings, root_secret

@@ -1,0 +1,225 @@
+"""Error classes and their one JSON rendering.
+
+Every error the library answers with is an Authlib ``OAuth2Error``: Authlib's
+own (``invalid_client``, ``invalid_scope``, ``invalid_token``, ...) and the
+subclasses below for the management API. :func:`render` turns any of them
+into the RFC 6749 §5.2 / RFC 6750 body,
+``{"error": ..., "error_description": ...}`` plus any extra fields.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from collections.abc import Sequence
+from typing import Any
+
+from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749.errors import MissingAuthorizationError
+from authlib.oauth2.rfc6750.errors import InsufficientScopeError
+from flask import Response
+
+__all__ = [
+    "BadRequestBodyError",
+    "FidesOAuthError",
+    "ForbiddenScopesError",
+    "InsufficientScopeWithHintError",
+    "MethodNotAllowedError",
+    "MissingBearerError",
+    "NotFoundError",
+    "PayloadTooLargeError",
+    "TemporarilyUnavailableError",
+    "UnknownScopesError",
+    "UnprocessableError",
+    "UnsupportedMediaTypeError",
+    "render",
+    "safe_text",
+]
+
+#: WWW-Authenticate realm of the bearer challenge.
+REALM = "fides_oauth"
+_LISTED_MAX = 20
+_NAME_SHOWN_MAX = 100
+
+
+def safe_text(text: str, limit: int = 500) -> str:
+    """Text that may stand in an error description (RFC 6749 §5.2).
+
+    Descriptions echo request values (an unknown scope, a field name);
+    characters outside %x20-21 / %x23-5B / %x5D-7E become "?", so a
+    hostile value can neither break the header it is quoted in nor make
+    Authlib refuse the description.
+    """
+    cleaned = "".join(
+        ch if (0x20 <= ord(ch) <= 0x7E and ch not in '"\\') else "?" for ch in text
+    )
+    return cleaned if len(cleaned) <= limit else cleaned[: limit - 3] + "..."
+
+
+def _listed(names: Sequence[str]) -> list[str]:
+    shown = [safe_text(str(name), _NAME_SHOWN_MAX) for name in names[:_LISTED_MAX]]
+    if len(names) > _LISTED_MAX:
+        shown.append(f"... and {len(names) - _LISTED_MAX} more")
+    return shown
+
+
+class FidesOAuthError(OAuth2Error):  # type: ignore[misc]
+    """Base of the library's own errors; may carry extra body fields."""
+
+    error = "invalid_request"
+    status_code = 400
+
+    def __init__(
+        self,
+        description: str | None = None,
+        *,
+        status_code: int | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(
+            description=safe_text(description) if description else None,
+            status_code=status_code,
+        )
+        self.extra = extra or {}
+
+    def get_body(self) -> list[tuple[str, Any]]:
+        body: list[tuple[str, Any]] = super().get_body()
+        body.extend(self.extra.items())
+        return body
+
+
+class BadRequestBodyError(FidesOAuthError):
+    """The body is not JSON at all (400)."""
+
+    description = "The request body is not valid JSON."
+
+
+class UnsupportedMediaTypeError(FidesOAuthError):
+    status_code = 415
+    description = "The request body must be JSON (Content-Type: application/json)."
+
+
+class PayloadTooLargeError(FidesOAuthError):
+    status_code = 413
+    description = "The request body is larger than this server accepts."
+
+
+class UnprocessableError(FidesOAuthError):
+    """JSON of the wrong shape or types (422)."""
+
+    status_code = 422
+
+
+class UnknownScopesError(FidesOAuthError):
+    """Scopes that are not in the registry (422), named in the answer."""
+
+    error = "invalid_scope"
+    status_code = 422
+
+    def __init__(self, unknown: Sequence[str]) -> None:
+        shown = _listed(unknown)
+        super().__init__(
+            "Unknown scopes: " + ", ".join(shown) + ". GET /oauth/scope lists "
+            "the registered ones.",
+            extra={"unknown_scopes": shown},
+        )
+
+
+class ForbiddenScopesError(FidesOAuthError):
+    """Granting or touching scopes the caller does not hold itself (403)."""
+
+    error = "insufficient_scope"
+    status_code = 403
+
+    def __init__(self, missing: Sequence[str], action: str) -> None:
+        shown = _listed(missing)
+        super().__init__(
+            f"The caller cannot {action}: it does not hold the scopes "
+            + ", ".join(shown)
+            + ".",
+            extra={"missing_scopes": shown},
+        )
+
+
+class NotFoundError(FidesOAuthError):
+    error = "not_found"
+    status_code = 404
+    description = "No such client."
+
+    def __init__(self, description: str | None = None) -> None:
+        super().__init__(description)
+
+
+class TemporarilyUnavailableError(FidesOAuthError):
+    """The database failed mid-request; the transaction was rolled back."""
+
+    error = "temporarily_unavailable"
+    status_code = 503
+    description = "The authorization server's storage is unavailable; retry later."
+
+
+class MethodNotAllowedError(FidesOAuthError):
+    error = "method_not_allowed"
+    status_code = 405
+
+    def __init__(self, allowed: Iterable[str]) -> None:
+        self.allowed = sorted(allowed)
+        super().__init__(
+            "This route answers " + ", ".join(self.allowed) + " only."
+        )
+
+    def get_headers(self) -> list[tuple[str, str]]:
+        headers: list[tuple[str, str]] = super().get_headers()
+        headers.append(("Allow", ", ".join(self.allowed)))
+        return headers
+
+
+class MissingBearerError(MissingAuthorizationError):  # type: ignore[misc]
+    """No credentials at all: RFC 6750 §3.1 says to challenge without an
+    error code in the header."""
+
+    description = "This route needs an 'Authorization: Bearer <token>' header."
+
+    def get_headers(self) -> list[tuple[str, str]]:
+        headers: list[tuple[str, str]] = OAuth2Error.get_headers(self)
+        headers.append(("WWW-Authenticate", f'Bearer realm="{REALM}"'))
+        return headers
+
+
+class InsufficientScopeWithHintError(InsufficientScopeError):  # type: ignore[misc]
+    """403 that names, as RFC 6750 §3 suggests, the scopes the route needs."""
+
+    def __init__(self, required: Sequence[str]) -> None:
+        self.required = list(required)
+        super().__init__(
+            description="The token does not carry the scopes this route needs: "
+            + " ".join(self.required)
+            + "."
+        )
+
+    def get_headers(self) -> list[tuple[str, str]]:
+        headers: list[tuple[str, str]] = super().get_headers()
+        headers.append(
+            (
+                "WWW-Authenticate",
+                f'Bearer realm="{REALM}", error="insufficient_scope", '
+                f'scope="{" ".join(self.required)}"',
+            )
+        )
+        return headers
+
+
+def render(error: OAuth2Error) -> Response:
+    """The single place an error becomes a response."""
+    body = dict(error.get_body())
+    description = body.get("error_description") or error.get_error_description()
+    body["error_description"] = safe_text(
+        description or str(error.error).replace("_", " ")
+    )
+    headers = [(k, v) for k, v in error.get_headers() if k.lower() != "content-type"]
+    return Response(
+        json.dumps(body),
+        status=error.status_code,
+        headers=headers,
+        mimetype="application/json",
+    )

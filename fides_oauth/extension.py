@@ -1,0 +1,120 @@
+"""The blueprint a host registers, and what registering it sets up."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from collections.abc import Iterable
+
+from flask import Blueprint
+from flask import Flask
+from flask.blueprints import BlueprintSetupState
+from sqlalchemy.orm import Session
+
+from .clients import ClientRecord
+from .config import load_config
+from .hashing import SecretHasher
+from .keys import KeyStore
+from .keys import load_pem_key
+from .models import metadata
+from .protect import BearerProtector
+from .scopes import ScopeRegistry
+from .server import AuthorizationServer
+from .state import EXTENSION_KEY
+from .state import OAuthState
+from .state import current_state
+from .views import register_routes
+
+__all__ = ["FidesOAuth", "create_tables", "drop_tables"]
+
+
+class FidesOAuth(Blueprint):
+    """The OAuth 2.0 client-credentials blueprint.
+
+    ::
+
+        oauth = FidesOAuth(session=db.session, scopes=["policy:read"])
+        app.register_blueprint(oauth, url_prefix="/api/v1")
+
+    :param session: the host's SQLAlchemy session: Flask-SQLAlchemy's
+        ``db.session``, a ``scoped_session``, or any callable returning the
+        current request's :class:`~sqlalchemy.orm.Session`.
+    :param scopes: the host's own scopes, added to the built-in ones.
+    :param name: the blueprint's name (and endpoint prefix).
+
+    Registering it on an app reads and validates the app's ``FIDES_OAUTH_*``
+    configuration (see :mod:`fides_oauth.config`), hashes the root secret,
+    and keeps the app's state in ``app.extensions["fides_oauth"]``. The same
+    object may be registered on several apps; each gets its own state.
+    """
+
+    def __init__(
+        self,
+        session: Callable[[], Session],
+        scopes: Iterable[str] = (),
+        *,
+        name: str = "fides_oauth",
+    ) -> None:
+        super().__init__(name, __name__)
+        if not callable(session):
+            raise TypeError(
+                "FidesOAuth(session=...) takes the host's session: "
+                "Flask-SQLAlchemy's db.session or a sqlalchemy scoped_session."
+            )
+        self._session_factory = session
+        self.registry = ScopeRegistry(scopes)  # malformed names fail here
+        register_routes(self)
+        self.record(self._setup)
+
+    def _setup(self, setup: BlueprintSetupState) -> None:
+        app: Flask = setup.app
+        if EXTENSION_KEY in app.extensions:
+            raise RuntimeError(
+                "fides_oauth is already registered on this app. Register the "
+                "blueprint once per app."
+            )
+        settings, root_secret = load_config(app.config)
+        signing_key = (
+            load_pem_key(settings.signing_key_pem) if settings.signing_key_pem else None
+        )
+        hasher = SecretHasher(settings.bcrypt_rounds)
+        root = ClientRecord(
+            client_id=settings.root_client_id,
+            secret_hash=hasher.hash(root_secret),  # the plaintext stops here
+            scopes=self.registry.all,
+            is_root=True,
+        )
+        del root_secret
+        state = OAuthState(
+            config=settings,
+            registry=self.registry,
+            hasher=hasher,
+            root=root,
+            session_factory=self._session_factory,
+            url_prefix=(setup.url_prefix or "").rstrip("/"),
+        )
+        state.keys = KeyStore(signing_key, state.engine)
+        state.server = AuthorizationServer(state)
+        state.protector = BearerProtector(state)
+        app.extensions[EXTENSION_KEY] = state
+
+
+def create_tables(app: Flask | None = None) -> None:
+    """Create the library's tables where they are missing.
+
+    Call it inside an app context (or pass the app). Hosts that manage their
+    schema with Alembic list :data:`fides_oauth.metadata` instead.
+    """
+    if app is not None:
+        with app.app_context():
+            create_tables()
+        return
+    metadata.create_all(bind=current_state().engine())
+
+
+def drop_tables(app: Flask | None = None) -> None:
+    """Drop the library's tables (tests, teardown)."""
+    if app is not None:
+        with app.app_context():
+            drop_tables()
+        return
+    metadata.drop_all(bind=current_state().engine())

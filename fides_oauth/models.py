@@ -1,0 +1,89 @@
+"""The library's tables, on a metadata of their own.
+
+Kept apart from the host's metadata so the library never touches the host's
+models; a host that manages its schema with Alembic or Flask-Migrate lists
+:data:`metadata` next to its own (see the README, "Migrations").
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from datetime import timezone
+
+from sqlalchemy import JSON
+from sqlalchemy import DateTime
+from sqlalchemy import Integer
+from sqlalchemy import MetaData
+from sqlalchemy import String
+from sqlalchemy import Text
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
+
+__all__ = ["Base", "OAuthClient", "SigningKey", "metadata", "utcnow"]
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+NAME_MAX_LENGTH = 200
+DESCRIPTION_MAX_LENGTH = 2000
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    metadata = metadata
+
+
+class OAuthClient(Base):
+    """A client created through the API. The root client is never stored."""
+
+    __tablename__ = "fides_oauth_clients"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    secret_hash: Mapped[str] = mapped_column(String(60))
+    scopes: Mapped[list[str]] = mapped_column(JSON)
+    name: Mapped[str | None] = mapped_column(String(NAME_MAX_LENGTH), default=None)
+    description: Mapped[str | None] = mapped_column(
+        String(DESCRIPTION_MAX_LENGTH), default=None
+    )
+    created_by: Mapped[str | None] = mapped_column(String(255), default=None)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, index=True
+    )
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+    def __repr__(self) -> str:
+        # Never the hash: reprs end up in logs (Authlib logs the client).
+        return f"<OAuthClient {self.id}>"
+
+
+class SigningKey(Base):
+    """A token-signing key, kept when the host configures none.
+
+    ``generation`` is unique, so workers that start at once against an empty
+    database agree on one key: the second insert of generation 1 fails and
+    that worker reads the winner's key.
+    """
+
+    __tablename__ = "fides_oauth_signing_keys"
+
+    kid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    generation: Mapped[int] = mapped_column(Integer, unique=True)
+    algorithm: Mapped[str] = mapped_column(String(16))
+    private_key_pem: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<SigningKey {self.kid} generation={self.generation}>"

@@ -1,0 +1,209 @@
+"""Protecting routes: the bearer-token validator and the scope decorator.
+
+A request is let through when its token's signature, ``typ``, ``iss``,
+``aud`` and ``exp`` check out, its client still exists, and its *effective*
+scopes — the token's scopes intersected with the client's scopes as they
+are now — include every scope the route requires. Removing a scope from a
+client, or deleting it, therefore takes effect on tokens already issued.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import TypeVar
+from typing import cast
+
+from authlib.integrations.flask_oauth2 import ResourceProtector
+from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749.errors import MissingAuthorizationError
+from authlib.oauth2.rfc6750.errors import InvalidTokenError
+from authlib.oauth2.rfc9068 import JWTBearerTokenValidator
+from authlib.oauth2.rfc9068.claims import JWTAccessTokenClaims
+from flask import abort
+from flask import g
+from joserfc import jwt
+from joserfc.errors import JoseError
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.local import LocalProxy
+
+from .errors import REALM
+from .errors import InsufficientScopeWithHintError
+from .errors import MissingBearerError
+from .errors import TemporarilyUnavailableError
+from .errors import render
+from .keys import ALGORITHM
+from .scopes import is_valid_scope_name
+from .state import current_state
+
+if TYPE_CHECKING:
+    from .state import OAuthState
+
+__all__ = [
+    "AuthenticatedClient",
+    "BearerProtector",
+    "TokenValidator",
+    "current_client",
+    "require_scopes",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: Longer Authorization values are refused before any parsing.
+MAX_TOKEN_LENGTH = 8192
+_G_KEY = "_fides_oauth_client"
+
+
+@dataclass(frozen=True)
+class AuthenticatedClient:
+    """The caller of a protected route, as :data:`current_client` gives it."""
+
+    client_id: str
+    #: The token's scopes that the client still holds.
+    scopes: frozenset[str]
+    is_root: bool
+    #: The verified claims of the access token.
+    claims: dict[str, Any]
+
+    def __repr__(self) -> str:
+        return f"<AuthenticatedClient {self.client_id} scopes={sorted(self.scopes)}>"
+
+
+def _invalid_token(description: str | None = None) -> InvalidTokenError:
+    return InvalidTokenError(description=description, realm=REALM)
+
+
+class TokenValidator(JWTBearerTokenValidator):  # type: ignore[misc]
+    """RFC 9068 validation plus the client's current state."""
+
+    def __init__(self, state: OAuthState) -> None:
+        super().__init__(issuer=None, resource_server=None, realm=REALM)
+        self._state = state
+
+    def authenticate_token(self, token_string: str) -> JWTAccessTokenClaims:
+        if len(token_string) > MAX_TOKEN_LENGTH:
+            raise _invalid_token()
+        state = self._state
+        try:
+            token = jwt.decode(
+                token_string, state.keys.signing_keys(), algorithms=[ALGORITHM]
+            )
+        except (JoseError, ValueError, TypeError, KeyError, UnicodeError) as exc:
+            raise _invalid_token() from exc
+        options = {
+            "iss": {"essential": True, "value": state.issuer()},
+            "aud": {"essential": True, "value": state.audience()},
+            "exp": {"essential": True},
+            "iat": {"essential": True},
+            "sub": {"essential": True},
+            "client_id": {"essential": True},
+            "jti": {"essential": True},
+            "scope": {"essential": False},
+        }
+        return JWTAccessTokenClaims(token.claims, token.header, options)
+
+    def validate_token(
+        self, token: JWTAccessTokenClaims, scopes: list[str] | None, request: Any,
+        **kwargs: Any,
+    ) -> None:
+        if token.header.get("typ") != "at+jwt":  # RFC 9068 §4: no other JWT
+            raise _invalid_token()
+        try:
+            token.validate()
+        except (JoseError, ValueError, TypeError) as exc:
+            raise _invalid_token() from exc
+        client_id = token.get("client_id")
+        scope = token.get("scope", "")
+        if not isinstance(client_id, str) or not isinstance(scope, str):
+            raise _invalid_token()
+        client = self._state.find_client(client_id)
+        if client is None:
+            raise _invalid_token("The client of this token no longer exists.")
+        effective = frozenset(scope.split()) & client.scopes
+        required = scopes or []
+        if not effective.issuperset(required):
+            raise InsufficientScopeWithHintError(required)
+        setattr(
+            g,
+            _G_KEY,
+            AuthenticatedClient(client_id, effective, client.is_root, dict(token)),
+        )
+
+
+class BearerProtector(ResourceProtector):  # type: ignore[misc]
+    """Authlib's Flask resource protector, answering with our renderer."""
+
+    def __init__(self, state: OAuthState) -> None:
+        super().__init__()
+        self._state = state
+        self.register_token_validator(TokenValidator(state))
+
+    def parse_request_authorization(self, request: Any) -> tuple[Any, str]:
+        try:
+            return cast(tuple[Any, str], super().parse_request_authorization(request))
+        except MissingAuthorizationError as exc:
+            raise MissingBearerError() from exc
+
+    def raise_error_response(self, error: OAuth2Error) -> None:
+        abort(render(error))
+
+    def authorize(self, scopes: tuple[str, ...]) -> AuthenticatedClient:
+        """Check the request's bearer token for ``scopes`` (all of them)."""
+        try:
+            self.acquire_token(scopes=list(scopes))
+        except OAuth2Error as error:
+            self.raise_error_response(error)
+        except SQLAlchemyError:
+            # The client could not be looked up: say so, never a 500.
+            _rollback_quietly(self._state)
+            self.raise_error_response(TemporarilyUnavailableError())
+        return cast(AuthenticatedClient, g.get(_G_KEY))
+
+
+def _rollback_quietly(state: OAuthState) -> None:
+    try:
+        state.session().rollback()
+    except SQLAlchemyError:
+        pass
+
+
+def require_scopes(*scopes: str) -> Callable[[F], F]:
+    """Protect a view: the caller's token must carry *every* scope listed.
+
+    ``@require_scopes()`` with no scope asks for a valid token only. The
+    scopes must be registered (built-in or declared by the host).
+    """
+    bad = [name for name in scopes if not is_valid_scope_name(name)]
+    if bad:
+        raise ValueError(f"Malformed scope names {bad!r} in require_scopes().")
+
+    def decorator(view: F) -> F:
+        @functools.wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            state = current_state()
+            unknown = state.registry.unknown(scopes)
+            if unknown:
+                raise RuntimeError(
+                    f"require_scopes{tuple(scopes)!r} on {view.__name__}: the "
+                    f"scopes {unknown} are not registered. Declare them with "
+                    "FidesOAuth(scopes=[...])."
+                )
+            state.protector.authorize(scopes)
+            return view(*args, **kwargs)
+
+        return cast(F, wrapped)
+
+    return decorator
+
+
+def _get_current_client() -> AuthenticatedClient | None:
+    return cast("AuthenticatedClient | None", g.get(_G_KEY))
+
+
+#: The caller of the current protected request (``None`` outside one).
+current_client: AuthenticatedClient = cast(
+    AuthenticatedClient, LocalProxy(_get_current_client)
+)

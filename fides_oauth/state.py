@@ -1,0 +1,103 @@
+"""Per-app state: everything the library knows about one app.
+
+It lives in ``app.extensions["fides_oauth"]`` and is reached through
+``current_app``; no object of the library keeps a reference to an app.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass
+from dataclasses import field
+from typing import TYPE_CHECKING
+
+from flask import current_app
+from flask import request
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from .clients import ClientRecord
+from .clients import is_client_id
+from .config import OAuthConfig
+from .hashing import SecretHasher
+from .keys import KeyStore
+from .models import OAuthClient
+from .scopes import ScopeRegistry
+
+if TYPE_CHECKING:
+    from .protect import BearerProtector
+    from .server import AuthorizationServer
+
+__all__ = ["EXTENSION_KEY", "OAuthState", "current_state"]
+
+EXTENSION_KEY = "fides_oauth"
+
+
+@dataclass(eq=False)
+class OAuthState:
+    config: OAuthConfig
+    registry: ScopeRegistry
+    hasher: SecretHasher
+    root: ClientRecord
+    session_factory: Callable[[], Session]
+    url_prefix: str
+    keys: KeyStore = field(init=False)
+    server: AuthorizationServer = field(init=False)
+    protector: BearerProtector = field(init=False)
+
+    def __repr__(self) -> str:
+        return f"<OAuthState root={self.root.client_id!r} prefix={self.url_prefix!r}>"
+
+    def session(self) -> Session:
+        return self.session_factory()
+
+    def engine(self) -> Engine:
+        bind = self.session().get_bind(mapper=OAuthClient.__mapper__)
+        if not isinstance(bind, Engine):  # a Connection: use its engine
+            bind = bind.engine
+        return bind
+
+    def issuer(self) -> str:
+        """The ``iss`` of tokens: configured, or this request's host URL
+        plus the blueprint's prefix."""
+        if self.config.issuer:
+            return self.config.issuer
+        return request.host_url.rstrip("/") + self.url_prefix
+
+    def audience(self) -> str:
+        return self.config.audience or self.issuer()
+
+    def is_root(self, client_id: str) -> bool:
+        return hmac.compare_digest(
+            client_id.encode("utf-8", "surrogatepass"),
+            self.root.client_id.encode("utf-8", "surrogatepass"),
+        )
+
+    def find_client(self, client_id: str) -> ClientRecord | None:
+        """The root client or a stored one, as it is now; None if unknown."""
+        if self.is_root(client_id):
+            return self.root
+        if not is_client_id(client_id):
+            return None
+        row = self.session().execute(
+            select(OAuthClient.secret_hash, OAuthClient.scopes).where(
+                OAuthClient.id == client_id
+            )
+        ).first()
+        if row is None:
+            return None
+        return ClientRecord(client_id, row.secret_hash, frozenset(row.scopes))
+
+
+def current_state() -> OAuthState:
+    """The state of the app handling this request."""
+    state = current_app.extensions.get(EXTENSION_KEY)
+    if state is None:
+        raise RuntimeError(
+            "fides_oauth is not registered on this app. Register it with "
+            "app.register_blueprint(FidesOAuth(session=...), url_prefix=...) "
+            "before serving requests."
+        )
+    return state  # type: ignore[no-any-return]

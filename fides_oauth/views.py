@@ -1,0 +1,282 @@
+"""The blueprint's HTTP routes. Thin: parse, check, call ``clients``, answer.
+
+Every route either answers JSON or raises an ``OAuth2Error`` that the
+blueprint's error handler renders; a route that changes the store writes
+only after every check has passed, in one commit.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from authlib.oauth2 import OAuth2Error
+from flask import Blueprint
+from flask import Response
+from flask import jsonify
+from flask import request
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from . import clients
+from .errors import BadRequestBodyError
+from .errors import FidesOAuthError
+from .errors import MethodNotAllowedError
+from .errors import NotFoundError
+from .errors import PayloadTooLargeError
+from .errors import TemporarilyUnavailableError
+from .errors import UnsupportedMediaTypeError
+from .errors import render
+from .models import OAuthClient
+from .protect import current_client
+from .protect import require_scopes
+from .scopes import CLIENT_CREATE
+from .scopes import CLIENT_DELETE
+from .scopes import CLIENT_READ
+from .scopes import CLIENT_UPDATE
+from .scopes import SCOPE_READ
+from .state import OAuthState
+from .state import current_state
+
+__all__ = ["register_routes"]
+
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _json_body() -> Any:
+    if not request.is_json:
+        raise UnsupportedMediaTypeError()
+    raw = request.get_data(cache=True)
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        raise BadRequestBodyError() from exc
+
+
+def _stored_client(state: OAuthState, client_id: str) -> OAuthClient:
+    """A stored client; the root client and unknown ids are both 404."""
+    if state.is_root(client_id) or not clients.is_client_id(client_id):
+        raise NotFoundError()
+    client = state.session().get(OAuthClient, client_id)
+    if client is None:
+        raise NotFoundError()
+    return client
+
+
+def _commit(state: OAuthState) -> None:
+    session = state.session()
+    try:
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+
+
+# -- routes ------------------------------------------------------------------
+
+
+def issue_token() -> Response:
+    return current_state().server.create_token_response()  # type: ignore[no-any-return]
+
+
+@require_scopes(CLIENT_CREATE)
+def create_client() -> Response:
+    state = current_state()
+    spec = clients.parse_create_body(_json_body(), state.registry)
+    clients.ensure_holds(current_client.scopes, spec.scopes, "grant those scopes")
+    client, secret = clients.create_client(
+        state.session(),
+        state.hasher,
+        spec,
+        created_by=current_client.client_id,
+        reserved_ids=[state.root.client_id],
+    )
+    _commit(state)
+    return jsonify({"client_id": client.id, "client_secret": secret} | _public(client))
+
+
+def _public(client: OAuthClient) -> dict[str, Any]:
+    body = clients.serialize_client(client)
+    del body["client_id"]
+    return body
+
+
+@require_scopes(CLIENT_READ)
+def list_clients() -> Response:
+    state = current_state()
+    page, size = clients.parse_page_args(
+        request.args.get("page"), request.args.get("size")
+    )
+    items, total = clients.list_clients(state.session(), page, size)
+    return jsonify(
+        {
+            "items": [clients.serialize_client(item) for item in items],
+            "total": total,
+            "page": page,
+            "size": size,
+            "pages": clients.page_count(total, size),
+        }
+    )
+
+
+@require_scopes(CLIENT_READ)
+def get_client(client_id: str) -> Response:
+    client = _stored_client(current_state(), client_id)
+    return jsonify(clients.serialize_client(client))
+
+
+@require_scopes(CLIENT_UPDATE)
+def update_client(client_id: str) -> Response:
+    state = current_state()
+    changes = clients.parse_update_body(_json_body(), state.registry)
+    client = _stored_client(state, client_id)
+    clients.ensure_holds(current_client.scopes, client.scopes, "change this client")
+    if changes.scopes is not None:
+        clients.ensure_holds(current_client.scopes, changes.scopes, "grant those scopes")
+        client.scopes = changes.scopes
+    if changes.changes_name:
+        client.name = changes.name
+    if changes.changes_description:
+        client.description = changes.description
+    _commit(state)
+    return jsonify(clients.serialize_client(client))
+
+
+@require_scopes(CLIENT_UPDATE)
+def rotate_secret(client_id: str) -> Response:
+    state = current_state()
+    client = _stored_client(state, client_id)
+    clients.ensure_holds(
+        current_client.scopes, client.scopes, "rotate the secret of this client"
+    )
+    secret = clients.rotate_secret(state.session(), state.hasher, client)
+    _commit(state)
+    return jsonify({"client_id": client.id, "client_secret": secret} | _public(client))
+
+
+@require_scopes(CLIENT_READ)
+def get_client_scopes(client_id: str) -> Response:
+    client = _stored_client(current_state(), client_id)
+    return jsonify(list(client.scopes))
+
+
+@require_scopes(CLIENT_UPDATE)
+def set_client_scopes(client_id: str) -> Response:
+    state = current_state()
+    scopes = clients.parse_scopes(_json_body(), state.registry, field="body")
+    client = _stored_client(state, client_id)
+    clients.ensure_holds(current_client.scopes, client.scopes, "change this client")
+    clients.ensure_holds(current_client.scopes, scopes, "grant those scopes")
+    client.scopes = scopes
+    _commit(state)
+    return jsonify(list(client.scopes))
+
+
+@require_scopes(CLIENT_DELETE)
+def delete_client(client_id: str) -> Response:
+    state = current_state()
+    client = _stored_client(state, client_id)
+    clients.ensure_holds(current_client.scopes, client.scopes, "delete this client")
+    state.session().delete(client)
+    _commit(state)
+    return Response(status=204)
+
+
+@require_scopes(SCOPE_READ)
+def list_scopes() -> Response:
+    return jsonify(current_state().registry.sorted())
+
+
+def not_found(rest: str) -> Response:
+    raise NotFoundError("No such route.")
+
+
+# -- wiring ------------------------------------------------------------------
+
+_ROUTES: list[tuple[str, str, Callable[..., Response], tuple[str, ...]]] = [
+    ("/oauth/token", "token", issue_token, ("POST",)),
+    ("/oauth/client", "create_client", create_client, ("POST",)),
+    ("/oauth/client", "list_clients", list_clients, ("GET",)),
+    ("/oauth/client/<client_id>", "get_client", get_client, ("GET",)),
+    ("/oauth/client/<client_id>", "update_client", update_client, ("PUT",)),
+    ("/oauth/client/<client_id>", "delete_client", delete_client, ("DELETE",)),
+    ("/oauth/client/<client_id>/secret", "rotate_secret", rotate_secret, ("POST",)),
+    ("/oauth/client/<client_id>/scope", "get_client_scopes", get_client_scopes, ("GET",)),
+    ("/oauth/client/<client_id>/scope", "set_client_scopes", set_client_scopes, ("PUT",)),
+    ("/oauth/scope", "list_scopes", list_scopes, ("GET",)),
+]
+
+
+def _method_not_allowed(allowed: tuple[str, ...]) -> Callable[..., Response]:
+    def view(**_: Any) -> Response:
+        raise MethodNotAllowedError(allowed)
+
+    return view
+
+
+def _limit_body() -> None:
+    # Set before anything reads the body, so Werkzeug stops reading (413)
+    # as soon as the limit is passed, form and JSON alike.
+    limit = current_state().config.max_body_bytes
+    request.max_content_length = limit
+    request.max_form_memory_size = limit
+
+
+def _render_oauth_error(error: OAuth2Error) -> Response:
+    _rollback()
+    return render(error)
+
+
+_HTTP_ERROR_CODES = {404: "not_found", 405: "method_not_allowed"}
+
+
+def _render_http_error(error: HTTPException) -> Response:
+    if error.response is not None:  # already rendered (abort(render(...)))
+        return error.response  # type: ignore[return-value]
+    _rollback()
+    if isinstance(error, RequestEntityTooLarge):
+        return render(PayloadTooLargeError())
+    code = error.code or 500
+    rendered = FidesOAuthError(error.description or error.name, status_code=code)
+    rendered.error = _HTTP_ERROR_CODES.get(
+        code, "invalid_request" if code < 500 else "server_error"
+    )
+    return render(rendered)
+
+
+def _render_database_error(error: SQLAlchemyError) -> Response:
+    _rollback()
+    return render(TemporarilyUnavailableError())
+
+
+def _rollback() -> None:
+    try:
+        current_state().session().rollback()
+    except SQLAlchemyError:  # the database is gone; nothing to undo here
+        pass
+
+
+def register_routes(bp: Blueprint) -> None:
+    by_rule: dict[str, set[str]] = {}
+    for rule, endpoint, view, methods in _ROUTES:
+        bp.add_url_rule(rule, endpoint, view, methods=list(methods))
+        by_rule.setdefault(rule, set()).update(methods)
+    # Answer wrong methods inside the blueprint, so they get JSON too
+    # (Flask routes 405s to the app's handlers otherwise).
+    for rule, allowed in by_rule.items():
+        others = [m for m in _METHODS if m not in allowed]
+        name = "method_not_allowed_" + rule.strip("/").replace("/", "_").replace(
+            "<", ""
+        ).replace(">", "")
+        bp.add_url_rule(
+            rule, name, _method_not_allowed(tuple(sorted(allowed))), methods=others
+        )
+    bp.add_url_rule(
+        "/oauth/<path:rest>", "not_found", not_found, methods=list(_METHODS)
+    )
+    bp.before_request(_limit_body)
+    bp.register_error_handler(OAuth2Error, _render_oauth_error)
+    bp.register_error_handler(HTTPException, _render_http_error)
+    bp.register_error_handler(SQLAlchemyError, _render_database_error)

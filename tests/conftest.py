@@ -1,0 +1,203 @@
+"""Apps built by the reference host's factory on a temporary database.
+
+The database is a fresh SQLite file per test, or — when
+FIDES_OAUTH_TEST_DATABASE_URL is set (e.g.
+``postgresql+psycopg://postgres@127.0.0.1:5432/test``) — that database,
+whose library tables are dropped and created around every test.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import Callable
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from hypothesis import HealthCheck
+from hypothesis import settings
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine
+from sqlalchemy import select
+from sqlalchemy.orm import scoped_session
+from sqlalchemy.orm import sessionmaker
+
+from examples.host_app import create_app
+from examples.host_app import db
+from fides_oauth import FidesOAuth
+from fides_oauth import create_tables
+from fides_oauth import drop_tables
+from fides_oauth.models import OAuthClient
+
+# Property tests stay bounded so the whole suite runs in CI in seconds;
+# HYPOTHESIS_PROFILE=thorough digs deeper on demand.
+settings.register_profile(
+    "default",
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+settings.register_profile(
+    "thorough",
+    max_examples=1000,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+ROOT_ID = "root-client-for-tests"
+ROOT_SECRET = "root-secret-for-tests-0123456789"
+TEST_DATABASE_URL = os.environ.get("FIDES_OAUTH_TEST_DATABASE_URL")
+
+
+def database_url(tmp_path: Any, name: str = "oauth.sqlite") -> str:
+    return TEST_DATABASE_URL or f"sqlite:///{tmp_path / name}"
+
+
+def base_config(tmp_path: Any) -> dict[str, Any]:
+    return {
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": database_url(tmp_path),
+        "FIDES_OAUTH_ROOT_CLIENT_ID": ROOT_ID,
+        "FIDES_OAUTH_ROOT_CLIENT_SECRET": ROOT_SECRET,
+        "FIDES_OAUTH_BCRYPT_ROUNDS": 4,
+    }
+
+
+@pytest.fixture
+def make_app(tmp_path: Any) -> Iterator[Callable[..., Flask]]:
+    """Build reference-host apps: ``make_app(**config_overrides)``."""
+    built: list[Flask] = []
+
+    def factory(**overrides: Any) -> Flask:
+        app = create_app(base_config(tmp_path) | overrides)
+        with app.app_context():  # a clean store, on a shared database too
+            drop_tables()
+            create_tables()
+        built.append(app)
+        return app
+
+    yield factory
+    for app in built:
+        with app.app_context():
+            db.session.remove()
+            drop_tables()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(make_app: Callable[..., Flask]) -> Flask:
+    return make_app()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def basic(client_id: str, secret: str | bytes) -> dict[str, str]:
+    raw = secret if isinstance(secret, bytes) else secret.encode()
+    value = base64.b64encode(client_id.encode() + b":" + raw).decode()
+    return {"Authorization": f"Basic {value}"}
+
+
+class OAuth:
+    """Helpers for "a client with these scopes" and "its bearer header"."""
+
+    def __init__(self, app: Flask, http: FlaskClient, prefix: str = "/api/v1") -> None:
+        self.app = app
+        self.http = http
+        self.prefix = prefix
+
+    def url(self, path: str) -> str:
+        return self.prefix + path
+
+    def token(self, client_id: str, secret: str, scope: str | None = None) -> str:
+        data = {"client_id": client_id, "client_secret": secret}
+        if scope is not None:
+            data["scope"] = scope
+        response = self.http.post(self.url("/oauth/token"), data=data)
+        assert response.status_code == 200, response.get_json()
+        return str(response.get_json()["access_token"])
+
+    def root_token(self) -> str:
+        return self.token(ROOT_ID, ROOT_SECRET)
+
+    def root_headers(self) -> dict[str, str]:
+        return bearer(self.root_token())
+
+    def create_client(
+        self, scopes: list[str], headers: dict[str, str] | None = None, **fields: Any
+    ) -> dict[str, Any]:
+        body: Any = {"scopes": scopes, **fields} if fields else scopes
+        response = self.http.post(
+            self.url("/oauth/client"), json=body, headers=headers or self.root_headers()
+        )
+        assert response.status_code == 200, response.get_json()
+        return dict(response.get_json())
+
+    def client_with(self, scopes: list[str]) -> tuple[str, str, dict[str, str]]:
+        """A new client holding ``scopes``: its id, secret and bearer header."""
+        created = self.create_client(scopes)
+        token = self.token(created["client_id"], created["client_secret"])
+        return created["client_id"], created["client_secret"], bearer(token)
+
+    def snapshot(self) -> list[tuple[Any, ...]]:
+        """Every stored client row, to compare before and after a request."""
+        with self.app.app_context():
+            rows = db.session.execute(
+                select(
+                    OAuthClient.id,
+                    OAuthClient.secret_hash,
+                    OAuthClient.scopes,
+                    OAuthClient.name,
+                    OAuthClient.description,
+                    OAuthClient.updated_at,
+                ).order_by(OAuthClient.id)
+            ).all()
+            db.session.remove()
+        return [tuple(row) for row in rows]
+
+
+@pytest.fixture
+def oauth(app: Flask, client: FlaskClient) -> OAuth:
+    return OAuth(app, client)
+
+
+@pytest.fixture
+def make_plain_app(tmp_path: Any) -> Iterator[Callable[..., Flask]]:
+    """Apps on plain SQLAlchemy: an engine and a scoped_session, no Flask-SQLAlchemy."""
+    cleanups: list[Callable[[], None]] = []
+
+    def factory(prefix: str = "/oauth-api", **overrides: Any) -> Flask:
+        engine = create_engine(database_url(tmp_path, "plain.sqlite"))
+        session = scoped_session(sessionmaker(bind=engine))
+        app = Flask("plain_host")
+        app.config.update(
+            {k: v for k, v in base_config(tmp_path).items() if "SQLALCHEMY" not in k}
+            | overrides
+        )
+        app.register_blueprint(
+            FidesOAuth(session=session, scopes=["report:read"]), url_prefix=prefix
+        )
+        app.teardown_appcontext(lambda exc: session.remove())
+        drop_tables(app)
+        create_tables(app)
+
+        def cleanup() -> None:
+            session.remove()
+            drop_tables(app)
+            engine.dispose()
+
+        cleanups.append(cleanup)
+        return app
+
+    yield factory
+    for cleanup in cleanups:
+        cleanup()

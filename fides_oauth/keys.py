@@ -11,7 +11,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from joserfc.errors import JoseError
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from joserfc.jwk import ECKey
 from joserfc.jwk import KeySet
 from sqlalchemy import select
@@ -26,20 +28,30 @@ ALGORITHM = "ES256"
 _CURVE = "P-256"
 
 
+_HOW_TO_GENERATE = (
+    "Generate one with `openssl ecparam -name prime256v1 -genkey -noout | "
+    "openssl pkcs8 -topk8 -nocrypt`."
+)
+
+
 def load_pem_key(pem: str) -> ECKey:
     """Parse a configured private key, refusing anything but EC P-256."""
     try:
-        key = ECKey.import_key(pem)
-    except (JoseError, ValueError, TypeError) as exc:
+        private = serialization.load_pem_private_key(pem.encode(), password=None)
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
         raise RuntimeError(
-            "FIDES_OAUTH_SIGNING_KEY is not a PEM private key. Generate one "
-            "with `openssl ecparam -name prime256v1 -genkey -noout | "
-            "openssl pkcs8 -topk8 -nocrypt`."
+            "FIDES_OAUTH_SIGNING_KEY is not an unencrypted PEM private key. "
+            + _HOW_TO_GENERATE
         ) from exc
-    if not key.is_private or key.get("crv") != _CURVE:
+    if not (
+        isinstance(private, ec.EllipticCurvePrivateKey)
+        and isinstance(private.curve, ec.SECP256R1)
+    ):
         raise RuntimeError(
-            "FIDES_OAUTH_SIGNING_KEY must be an EC P-256 private key (ES256)."
+            "FIDES_OAUTH_SIGNING_KEY must be an EC P-256 private key (ES256). "
+            + _HOW_TO_GENERATE
         )
+    key = ECKey.import_key(private)
     key.ensure_kid()
     return key
 

@@ -10,6 +10,7 @@ that it prints at start-up.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from typing import Any
@@ -33,7 +34,7 @@ HOST_SCOPES = [
 
 # Public, documented demo credentials: for trying the quick start only.
 DEMO_ROOT_CLIENT_ID = "fidesadmin"
-DEMO_ROOT_CLIENT_SECRET = "fidesadminsecret"  # noqa: S105
+DEMO_ROOT_CLIENT_SECRET = "fidesadminsecret"
 
 db = SQLAlchemy()
 api = Blueprint("host_api", __name__)
@@ -75,6 +76,13 @@ def _root_credentials(app: Flask) -> None:
             value, used_demo = default, True
         app.config[key] = value
     if used_demo:
+        if not app.debug:
+            # Loud, and without the secret: log lines must never carry one.
+            logging.getLogger("fides_oauth.host_app").warning(
+                "SECURITY WARNING: the root client uses the public demo "
+                "credentials outside debug mode; anyone can obtain every scope. "
+                "Set FIDES_OAUTH_ROOT_CLIENT_ID and FIDES_OAUTH_ROOT_CLIENT_SECRET."
+            )
         print(
             "fides_oauth demo: no root client configured; using the public demo "
             f"credentials id={DEMO_ROOT_CLIENT_ID} secret={DEMO_ROOT_CLIENT_SECRET}."

@@ -9,6 +9,7 @@ rule can be tested without an app.
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Iterable
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -46,8 +47,10 @@ __all__ = [
     "list_clients",
     "parse_create_body",
     "parse_page_args",
+    "parse_rotation_body",
     "parse_scopes",
     "parse_update_body",
+    "revoke_tokens",
     "rotate_secret",
     "serialize_client",
 ]
@@ -71,9 +74,19 @@ class ClientRecord:
     secret_hash: str
     scopes: frozenset[str]
     is_root: bool = False
+    previous_secret_hash: str | None = None
+    previous_secret_expires_at: float | None = None
+    token_generation: int = 0
 
     def __repr__(self) -> str:
         return f"<ClientRecord {self.client_id}{' (root)' if self.is_root else ''}>"
+
+    def previous_secret_hash_at(self, now: float) -> str | None:
+        """The rotated-out secret's hash while its grace period lasts."""
+        expires = self.previous_secret_expires_at
+        if self.previous_secret_hash and expires is not None and now < expires:
+            return self.previous_secret_hash
+        return None
 
     # -- authlib.oauth2.rfc6749.ClientMixin --
     def get_client_id(self) -> str:
@@ -139,22 +152,26 @@ def _text_field(value: Any, field: str, limit: int) -> str | None:
     if len(value) > limit:
         raise UnprocessableError(f"'{field}' must be at most {limit} characters.")
     for ch in value:
-        code = ord(ch)
-        # Control characters (NUL above all, which PostgreSQL refuses) and
-        # lone surrogates (not encodable) are refused; tab and newline pass.
-        if (code < 0x20 and ch not in "\t\n\r") or code == 0x7F:
-            raise UnprocessableError(f"'{field}' contains a control character.")
-        if 0xD800 <= code <= 0xDFFF:
-            raise UnprocessableError(f"'{field}' is not valid Unicode text.")
+        # Control characters — C0 (NUL above all, which PostgreSQL refuses),
+        # DEL and C1 — and lone surrogates (not encodable) are refused;
+        # tab and newline pass.
+        if unicodedata.category(ch) in ("Cc", "Cs") and ch not in "\t\n\r":
+            raise UnprocessableError(
+                f"'{field}' contains a control character or invalid Unicode."
+            )
     return value
 
 
-def parse_scopes(value: Any, registry: ScopeRegistry, field: str = "scopes") -> list[str]:
+def parse_scopes(
+    value: Any, registry: ScopeRegistry, field: str = "scopes"
+) -> list[str]:
     """A JSON array of registered scope names, normalized."""
     if not isinstance(value, list):
         raise UnprocessableError(f"'{field}' must be a JSON array of scope names.")
     if len(value) > _MAX_SCOPES_IN_BODY:
-        raise UnprocessableError(f"'{field}' lists more than {_MAX_SCOPES_IN_BODY} scopes.")
+        raise UnprocessableError(
+            f"'{field}' lists more than {_MAX_SCOPES_IN_BODY} scopes."
+        )
     if not all(isinstance(item, str) for item in value):
         raise UnprocessableError(f"Every item of '{field}' must be a string.")
     unknown = [
@@ -169,8 +186,11 @@ def _check_keys(data: Mapping[str, Any], allowed: Iterable[str]) -> None:
     extra = sorted(set(data) - set(allowed))
     if extra:
         raise UnprocessableError(
-            "Unknown fields: " + ", ".join(extra) + ". Allowed: "
-            + ", ".join(sorted(allowed)) + "."
+            "Unknown fields: "
+            + ", ".join(extra)
+            + ". Allowed: "
+            + ", ".join(sorted(allowed))
+            + "."
         )
 
 
@@ -276,12 +296,61 @@ def create_client(
     return client, secret
 
 
-def rotate_secret(session: Session, hasher: SecretHasher, client: OAuthClient) -> str:
-    """Give the client a new secret; the old one stops working on commit."""
+@dataclass(frozen=True)
+class Rotation:
+    grace_seconds: int = 0
+    revoke_tokens: bool = False
+
+
+def parse_rotation_body(data: Any, max_grace: int) -> Rotation:
+    """``{"grace_seconds": N, "revoke_tokens": bool}``, both optional."""
+    if data is None:
+        return Rotation()
+    if not isinstance(data, dict):
+        raise UnprocessableError(
+            "The body, if any, must be a JSON object with 'grace_seconds' "
+            "and/or 'revoke_tokens'."
+        )
+    _check_keys(data, ("grace_seconds", "revoke_tokens"))
+    grace = data.get("grace_seconds", 0)
+    if isinstance(grace, bool) or not isinstance(grace, int) or grace < 0:
+        raise UnprocessableError("'grace_seconds' must be a whole number of seconds.")
+    if grace > max_grace:
+        raise UnprocessableError(
+            f"'grace_seconds' may be at most {max_grace} on this server."
+        )
+    revoke = data.get("revoke_tokens", False)
+    if not isinstance(revoke, bool):
+        raise UnprocessableError("'revoke_tokens' must be true or false.")
+    return Rotation(grace_seconds=grace, revoke_tokens=revoke)
+
+
+def rotate_secret(
+    hasher: SecretHasher, client: OAuthClient, rotation: Rotation, now: float
+) -> str:
+    """Give the client a new secret, returned here and never again.
+
+    With a grace period the replaced secret keeps working until it ends; a
+    rotation during a grace period ends the older grace (only the secret
+    being replaced now is kept).
+    """
     secret = generate_client_secret()
+    if rotation.grace_seconds:
+        client.previous_secret_hash = client.secret_hash
+        client.previous_secret_expires_at = now + rotation.grace_seconds
+    else:
+        client.previous_secret_hash = None
+        client.previous_secret_expires_at = None
     client.secret_hash = hasher.hash(secret)
-    client.updated_at = datetime.now(timezone.utc)
+    if rotation.revoke_tokens:
+        revoke_tokens(client)
     return secret
+
+
+def revoke_tokens(client: OAuthClient) -> None:
+    """Invalidate every token issued to the client so far."""
+    # An SQL expression: the increment happens in the database, atomically.
+    client.token_generation = OAuthClient.token_generation + 1
 
 
 def list_clients(
@@ -305,6 +374,12 @@ def _iso(moment: datetime) -> str:
     if moment.tzinfo is None:  # SQLite hands back naive UTC values
         moment = moment.replace(tzinfo=timezone.utc)
     return moment.isoformat()
+
+
+def epoch_to_iso(moment: float | None) -> str | None:
+    if moment is None:
+        return None
+    return datetime.fromtimestamp(moment, timezone.utc).isoformat()
 
 
 def serialize_client(client: OAuthClient) -> dict[str, Any]:

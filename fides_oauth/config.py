@@ -33,6 +33,12 @@ DEFAULTS: Mapping[str, Any] = {
     "FIDES_OAUTH_AUDIENCE": None,
     # Largest request body the blueprint's routes read, bytes.
     "FIDES_OAUTH_MAX_BODY_BYTES": 64 * 1024,
+    # Failed client authentications allowed per client id, and per remote
+    # address, within the window before the token endpoint answers 429.
+    "FIDES_OAUTH_AUTH_FAILURE_LIMIT": 10,
+    "FIDES_OAUTH_AUTH_FAILURE_WINDOW_SECONDS": 60,
+    # Longest time a rotated-out secret may keep working.
+    "FIDES_OAUTH_MAX_ROTATION_GRACE_SECONDS": 86400,
 }
 
 ROOT_SECRET_MIN_LENGTH = 16
@@ -50,6 +56,9 @@ class OAuthConfig:
     issuer: str | None
     audience: str | None
     max_body_bytes: int
+    auth_failure_limit: int
+    auth_failure_window: int  # seconds
+    max_rotation_grace: int  # seconds
 
     def __repr__(self) -> str:
         # The signing key is a secret: never show it.
@@ -59,7 +68,10 @@ class OAuthConfig:
             f"bcrypt_rounds={self.bcrypt_rounds}, "
             f"signing_key={'<configured>' if self.signing_key_pem else None}, "
             f"issuer={self.issuer!r}, audience={self.audience!r}, "
-            f"max_body_bytes={self.max_body_bytes})"
+            f"max_body_bytes={self.max_body_bytes}, "
+            f"auth_failure_limit={self.auth_failure_limit}, "
+            f"auth_failure_window={self.auth_failure_window}, "
+            f"max_rotation_grace={self.max_rotation_grace})"
         )
 
 
@@ -137,5 +149,12 @@ def load_config(config: Mapping[str, Any]) -> tuple[OAuthConfig, str]:
         issuer=_optional_str(config, "FIDES_OAUTH_ISSUER"),
         audience=_optional_str(config, "FIDES_OAUTH_AUDIENCE"),
         max_body_bytes=_int(config, "FIDES_OAUTH_MAX_BODY_BYTES", 1024, 2**31),
+        auth_failure_limit=_int(config, "FIDES_OAUTH_AUTH_FAILURE_LIMIT", 1, 10**6),
+        auth_failure_window=_int(
+            config, "FIDES_OAUTH_AUTH_FAILURE_WINDOW_SECONDS", 1, 86400
+        ),
+        max_rotation_grace=_int(
+            config, "FIDES_OAUTH_MAX_ROTATION_GRACE_SECONDS", 0, 30 * 86400
+        ),
     )
     return settings, root_secret

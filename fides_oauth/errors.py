@@ -29,6 +29,7 @@ __all__ = [
     "NotFoundError",
     "PayloadTooLargeError",
     "TemporarilyUnavailableError",
+    "TooManyAttemptsError",
     "UnknownScopesError",
     "UnprocessableError",
     "UnsupportedMediaTypeError",
@@ -158,15 +159,31 @@ class TemporarilyUnavailableError(FidesOAuthError):
     description = "The authorization server's storage is unavailable; retry later."
 
 
+class TooManyAttemptsError(FidesOAuthError):
+    """Too many failed authentications for a client id or an address (429)."""
+
+    error = "too_many_requests"
+    status_code = 429
+
+    def __init__(self, retry_after: int) -> None:
+        self.retry_after = retry_after
+        super().__init__(
+            f"Too many failed authentications; retry in {retry_after} seconds."
+        )
+
+    def get_headers(self) -> list[tuple[str, str]]:
+        headers: list[tuple[str, str]] = super().get_headers()
+        headers.append(("Retry-After", str(self.retry_after)))
+        return headers
+
+
 class MethodNotAllowedError(FidesOAuthError):
     error = "method_not_allowed"
     status_code = 405
 
     def __init__(self, allowed: Iterable[str]) -> None:
         self.allowed = sorted(allowed)
-        super().__init__(
-            "This route answers " + ", ".join(self.allowed) + " only."
-        )
+        super().__init__("This route answers " + ", ".join(self.allowed) + " only.")
 
     def get_headers(self) -> list[tuple[str, str]]:
         headers: list[tuple[str, str]] = super().get_headers()

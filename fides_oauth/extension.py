@@ -15,6 +15,7 @@ from .config import load_config
 from .hashing import SecretHasher
 from .keys import KeyStore
 from .keys import load_pem_key
+from .limits import FailureLimiter
 from .models import metadata
 from .protect import BearerProtector
 from .scopes import ScopeRegistry
@@ -66,7 +67,7 @@ class FidesOAuth(Blueprint):
         self.record(self._setup)
 
     def _setup(self, setup: BlueprintSetupState) -> None:
-        app: Flask = setup.app
+        app = setup.app
         if EXTENSION_KEY in app.extensions:
             raise RuntimeError(
                 "fides_oauth is already registered on this app. Register the "
@@ -93,6 +94,9 @@ class FidesOAuth(Blueprint):
             url_prefix=(setup.url_prefix or "").rstrip("/"),
         )
         state.keys = KeyStore(signing_key, state.engine)
+        state.limiter = FailureLimiter(
+            settings.auth_failure_limit, settings.auth_failure_window, state.engine
+        )
         state.server = AuthorizationServer(state)
         state.protector = BearerProtector(state)
         app.extensions[EXTENSION_KEY] = state

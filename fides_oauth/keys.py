@@ -51,7 +51,7 @@ def load_pem_key(pem: str) -> ECKey:
             "FIDES_OAUTH_SIGNING_KEY must be an EC P-256 private key (ES256). "
             + _HOW_TO_GENERATE
         )
-    key = ECKey.import_key(private)
+    key: ECKey = ECKey.import_key(private)
     key.ensure_kid()
     return key
 
@@ -95,7 +95,7 @@ class KeyStore:
                 select(SigningKey).order_by(SigningKey.generation.desc()).limit(1)
             ).first()
             if stored is None:
-                key = ECKey.generate_key(_CURVE, private=True, auto_kid=True)
+                key: ECKey = ECKey.generate_key(_CURVE, private=True, auto_kid=True)
                 session.add(
                     SigningKey(
                         kid=key.kid,
@@ -113,6 +113,6 @@ class KeyStore:
                     stored = session.scalars(
                         select(SigningKey).where(SigningKey.generation == 1)
                     ).one()
-            key = ECKey.import_key(stored.private_key_pem)
-            key.ensure_kid()
-            return key
+            loaded: ECKey = ECKey.import_key(stored.private_key_pem)
+            loaded.ensure_kid()
+            return loaded

@@ -12,6 +12,7 @@ from datetime import timezone
 
 from sqlalchemy import JSON
 from sqlalchemy import DateTime
+from sqlalchemy import Float
 from sqlalchemy import Integer
 from sqlalchemy import MetaData
 from sqlalchemy import String
@@ -20,7 +21,7 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
-__all__ = ["Base", "OAuthClient", "SigningKey", "metadata", "utcnow"]
+__all__ = ["AuthFailure", "Base", "OAuthClient", "SigningKey", "metadata", "utcnow"]
 
 metadata = MetaData(
     naming_convention={
@@ -57,6 +58,15 @@ class OAuthClient(Base):
         String(DESCRIPTION_MAX_LENGTH), default=None
     )
     created_by: Mapped[str | None] = mapped_column(String(255), default=None)
+    #: The secret replaced by the last rotation, accepted until
+    #: ``previous_secret_expires_at`` (epoch seconds) for zero-downtime rotation.
+    previous_secret_hash: Mapped[str | None] = mapped_column(String(60), default=None)
+    previous_secret_expires_at: Mapped[float | None] = mapped_column(
+        Float, default=None
+    )
+    #: Raised to revoke every token issued before; tokens carry the value
+    #: they were issued under (claim ``gen``) and must match it.
+    token_generation: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, index=True
     )
@@ -83,7 +93,27 @@ class SigningKey(Base):
     generation: Mapped[int] = mapped_column(Integer, unique=True)
     algorithm: Mapped[str] = mapped_column(String(16))
     private_key_pem: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow
+    )
 
     def __repr__(self) -> str:
         return f"<SigningKey {self.kid} generation={self.generation}>"
+
+
+class AuthFailure(Base):
+    """Failed client authentications in the current window, per key.
+
+    Keys are ``sha256("client:" + id)`` or ``sha256("addr:" + address)``:
+    fixed length whatever the request sent. Shared by every worker through
+    the database, so a deployment's limit does not grow with its workers.
+    """
+
+    __tablename__ = "fides_oauth_auth_failures"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    window_start: Mapped[float] = mapped_column(Float, index=True)
+    failures: Mapped[int] = mapped_column(Integer)
+
+    def __repr__(self) -> str:
+        return f"<AuthFailure {self.key[:12]} failures={self.failures}>"

@@ -101,12 +101,16 @@ class TokenValidator(JWTBearerTokenValidator):  # type: ignore[misc]
             "sub": {"essential": True},
             "client_id": {"essential": True},
             "jti": {"essential": True},
-            "scope": {"essential": False},
+            # A client created with no scopes holds a token with scope "".
+            "scope": {"essential": False, "allow_blank": True},
         }
         return JWTAccessTokenClaims(token.claims, token.header, options)
 
     def validate_token(
-        self, token: JWTAccessTokenClaims, scopes: list[str] | None, request: Any,
+        self,
+        token: JWTAccessTokenClaims,
+        scopes: list[str] | None,
+        request: Any,
         **kwargs: Any,
     ) -> None:
         if token.header.get("typ") != "at+jwt":  # RFC 9068 §4: no other JWT
@@ -122,6 +126,8 @@ class TokenValidator(JWTBearerTokenValidator):  # type: ignore[misc]
         client = self._state.find_client(client_id)
         if client is None:
             raise _invalid_token("The client of this token no longer exists.")
+        if token.get("gen", 0) != client.token_generation:
+            raise _invalid_token("This token has been revoked.")
         effective = frozenset(scope.split()) & client.scopes
         required = scopes or []
         if not effective.issuperset(required):
@@ -158,16 +164,9 @@ class BearerProtector(ResourceProtector):  # type: ignore[misc]
             self.raise_error_response(error)
         except SQLAlchemyError:
             # The client could not be looked up: say so, never a 500.
-            _rollback_quietly(self._state)
+            self._state.rollback()
             self.raise_error_response(TemporarilyUnavailableError())
         return cast(AuthenticatedClient, g.get(_G_KEY))
-
-
-def _rollback_quietly(state: OAuthState) -> None:
-    try:
-        state.session().rollback()
-    except SQLAlchemyError:
-        pass
 
 
 def require_scopes(*scopes: str) -> Callable[[F], F]:

@@ -14,23 +14,31 @@ renders the answer; this module plugs the library's rules into its hooks:
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 from typing import Any
+from typing import ClassVar
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer as _FlaskServer
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import ClientCredentialsGrant as _ClientCredentialsGrant
+from authlib.oauth2.rfc6749.errors import InvalidRequestError
 from authlib.oauth2.rfc6749.errors import InvalidScopeError
 from authlib.oauth2.rfc6749.hooks import hooked
 from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
 from flask import Response
+from flask import request
 from joserfc.jwk import KeySet
 
+from . import audit
 from .clients import ClientRecord
+from .errors import TooManyAttemptsError
 from .errors import render
 from .errors import safe_text
 from .keys import ALGORITHM
+from .limits import address_key
+from .limits import client_key
 from .scopes import is_valid_scope_name
 from .scopes import parse_scope_string
 
@@ -41,7 +49,31 @@ __all__ = ["AuthorizationServer", "ClientCredentialsGrant", "TokenGenerator"]
 
 
 class ClientCredentialsGrant(_ClientCredentialsGrant):  # type: ignore[misc]
-    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+    TOKEN_ENDPOINT_AUTH_METHODS: ClassVar[list[str]] = [
+        "client_secret_basic",
+        "client_secret_post",
+    ]
+
+    #: Parameters that may appear once (RFC 6749 §3.2: "MUST NOT be included
+    #: more than once").
+    SINGLE_PARAMETERS = ("grant_type", "scope", "client_id", "client_secret")
+
+    def validate_token_request(self) -> None:
+        datalist = self.request.payload.datalist
+        for name in self.SINGLE_PARAMETERS:
+            if len(datalist.get(name, [])) > 1:
+                raise InvalidRequestError(description=f"Repeated '{name}' parameter.")
+        form = self.request.form
+        basic_id, _ = _basic_credentials(self.request.headers)
+        if basic_id is not None and (
+            "client_secret" in form or form.get("client_id", basic_id) != basic_id
+        ):
+            # RFC 6749 §2.3: one authentication method per request.
+            raise InvalidRequestError(
+                description="Credentials both in HTTP Basic and in the form: "
+                "use one method."
+            )
+        super().validate_token_request()
 
     @classmethod
     def check_token_endpoint(cls, request: Any) -> bool:
@@ -69,13 +101,20 @@ class ClientCredentialsGrant(_ClientCredentialsGrant):  # type: ignore[misc]
                 + "."
             )
 
-    @hooked  # type: ignore[misc]
+    @hooked  # type: ignore[untyped-decorator]
     def create_token_response(self) -> tuple[int, dict[str, Any], list[Any]]:
         # Authlib's version logs the whole token at DEBUG; this one does not.
         token = self.generate_token(
             scope=self.request.payload.scope, include_refresh_token=False
         )
         self.save_token(token)
+        client_id = self.request.client.client_id
+        audit.emit(
+            "token_issued",
+            actor=client_id,
+            target=client_id,
+            scopes=token["scope"].split(),
+        )
         return 200, token, self.TOKEN_RESPONSE_HEADER
 
 
@@ -101,7 +140,8 @@ class TokenGenerator(JWTBearerTokenGenerator):  # type: ignore[misc]
     ) -> dict[str, Any]:
         # The issuer may be derived from the request, so it is set here,
         # the hook that runs per token, rather than once in the constructor.
-        return {"iss": self._state.issuer()}
+        # "gen": the client's token generation; raising it revokes the token.
+        return {"iss": self._state.issuer(), "gen": client.token_generation}
 
     def generate(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
         token: dict[str, Any] = super().generate(*args, **kwargs)
@@ -109,16 +149,42 @@ class TokenGenerator(JWTBearerTokenGenerator):  # type: ignore[misc]
         return token
 
 
+def _basic_credentials(headers: Any) -> tuple[str | None, str | None]:
+    """Authlib's Basic parsing, minus its UnicodeDecodeError on odd bytes."""
+    try:
+        client_id, secret = extract_basic_authorization(headers)
+    except (UnicodeDecodeError, ValueError):
+        return None, None  # not UTF-8: no usable credentials
+    return client_id, secret
+
+
 def _credentials_check(
     state: OAuthState, client_id: str | None, secret: str | None
 ) -> ClientRecord | None:
-    """One bcrypt check whatever happens: unknown ids cost what wrong
-    secrets cost, and the answer does not tell them apart."""
+    """Check presented credentials, within the failure limits.
+
+    One bcrypt check whatever happens (two for a client whose rotated-out
+    secret is in its grace period): unknown ids cost what wrong secrets
+    cost, and the answer does not tell them apart. Over the limit for the
+    id or the address, nothing is checked and the answer is 429.
+    """
     if not client_id or secret is None:
         return None
+    keys = [client_key(client_id), address_key(request.remote_addr)]
+    retry_after = state.limiter.retry_after(keys)
+    if retry_after is not None:
+        audit.emit("authentication_failed", actor=client_id, outcome="rate_limited")
+        raise TooManyAttemptsError(retry_after)
     client = state.find_client(client_id)
-    matched = state.hasher.verify(secret, client.secret_hash if client else None)
-    return client if matched else None
+    hasher = state.hasher
+    if hasher.verify(secret, client.secret_hash if client else None):
+        return client
+    previous = client.previous_secret_hash_at(time.time()) if client else None
+    if previous is not None and hasher.verify(secret, previous):
+        return client
+    state.limiter.record(keys)
+    audit.emit("authentication_failed", actor=client_id, outcome="invalid_client")
+    return None
 
 
 class AuthorizationServer(_FlaskServer):  # type: ignore[misc]
@@ -142,10 +208,7 @@ class AuthorizationServer(_FlaskServer):  # type: ignore[misc]
         return render(error)
 
     def _auth_basic(self, query_client: Any, request: Any) -> ClientRecord | None:
-        try:
-            client_id, secret = extract_basic_authorization(request.headers)
-        except (UnicodeDecodeError, ValueError):
-            return None  # not UTF-8, or not Basic at all: no credentials
+        client_id, secret = _basic_credentials(request.headers)
         return _credentials_check(self._state, client_id, secret)
 
     def _auth_post(self, query_client: Any, request: Any) -> ClientRecord | None:

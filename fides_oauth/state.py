@@ -6,6 +6,7 @@ It lives in ``app.extensions["fides_oauth"]`` and is reached through
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from flask import current_app
 from flask import request
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from .clients import ClientRecord
@@ -23,6 +25,7 @@ from .clients import is_client_id
 from .config import OAuthConfig
 from .hashing import SecretHasher
 from .keys import KeyStore
+from .limits import FailureLimiter
 from .models import OAuthClient
 from .scopes import ScopeRegistry
 
@@ -44,6 +47,7 @@ class OAuthState:
     session_factory: Callable[[], Session]
     url_prefix: str
     keys: KeyStore = field(init=False)
+    limiter: FailureLimiter = field(init=False)
     server: AuthorizationServer = field(init=False)
     protector: BearerProtector = field(init=False)
 
@@ -52,6 +56,11 @@ class OAuthState:
 
     def session(self) -> Session:
         return self.session_factory()
+
+    def rollback(self) -> None:
+        """Undo the request's writes; quietly, as the database may be gone."""
+        with contextlib.suppress(SQLAlchemyError):
+            self.session().rollback()
 
     def engine(self) -> Engine:
         bind = self.session().get_bind(mapper=OAuthClient.__mapper__)
@@ -81,14 +90,29 @@ class OAuthState:
             return self.root
         if not is_client_id(client_id):
             return None
-        row = self.session().execute(
-            select(OAuthClient.secret_hash, OAuthClient.scopes).where(
-                OAuthClient.id == client_id
+        row = (
+            self.session()
+            .execute(
+                select(
+                    OAuthClient.secret_hash,
+                    OAuthClient.scopes,
+                    OAuthClient.previous_secret_hash,
+                    OAuthClient.previous_secret_expires_at,
+                    OAuthClient.token_generation,
+                ).where(OAuthClient.id == client_id)
             )
-        ).first()
+            .first()
+        )
         if row is None:
             return None
-        return ClientRecord(client_id, row.secret_hash, frozenset(row.scopes))
+        return ClientRecord(
+            client_id,
+            row.secret_hash,
+            frozenset(row.scopes),
+            previous_secret_hash=row.previous_secret_hash,
+            previous_secret_expires_at=row.previous_secret_expires_at,
+            token_generation=row.token_generation,
+        )
 
 
 def current_state() -> OAuthState:

@@ -8,6 +8,7 @@ only after every check has passed, in one commit.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from . import audit
 from . import clients
 from .errors import BadRequestBodyError
 from .errors import FidesOAuthError
@@ -55,6 +57,22 @@ def _json_body() -> Any:
         raise BadRequestBodyError() from exc
 
 
+def _optional_json_body() -> Any:
+    """The JSON body, or None when the request has no body at all."""
+    if not request.content_length and not request.headers.get("Transfer-Encoding"):
+        return None
+    return _json_body()
+
+
+def _audit(event: str, client: OAuthClient, scopes: Any = None) -> None:
+    audit.emit(
+        event,
+        actor=current_client.client_id,
+        target=client.id,
+        scopes=client.scopes if scopes is None else scopes,
+    )
+
+
 def _stored_client(state: OAuthState, client_id: str) -> OAuthClient:
     """A stored client; the root client and unknown ids are both 404."""
     if state.is_root(client_id) or not clients.is_client_id(client_id):
@@ -66,12 +84,8 @@ def _stored_client(state: OAuthState, client_id: str) -> OAuthClient:
 
 
 def _commit(state: OAuthState) -> None:
-    session = state.session()
-    try:
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
+    # A failing commit raises SQLAlchemyError, whose handler rolls back.
+    state.session().commit()
 
 
 # -- routes ------------------------------------------------------------------
@@ -94,6 +108,7 @@ def create_client() -> Response:
         reserved_ids=[state.root.client_id],
     )
     _commit(state)
+    _audit("client_created", client)
     return jsonify({"client_id": client.id, "client_secret": secret} | _public(client))
 
 
@@ -134,26 +149,57 @@ def update_client(client_id: str) -> Response:
     client = _stored_client(state, client_id)
     clients.ensure_holds(current_client.scopes, client.scopes, "change this client")
     if changes.scopes is not None:
-        clients.ensure_holds(current_client.scopes, changes.scopes, "grant those scopes")
+        clients.ensure_holds(
+            current_client.scopes, changes.scopes, "grant those scopes"
+        )
         client.scopes = changes.scopes
     if changes.changes_name:
         client.name = changes.name
     if changes.changes_description:
         client.description = changes.description
     _commit(state)
+    _audit("client_updated", client)
     return jsonify(clients.serialize_client(client))
 
 
 @require_scopes(CLIENT_UPDATE)
 def rotate_secret(client_id: str) -> Response:
     state = current_state()
+    rotation = clients.parse_rotation_body(
+        _optional_json_body(), state.config.max_rotation_grace
+    )
     client = _stored_client(state, client_id)
     clients.ensure_holds(
         current_client.scopes, client.scopes, "rotate the secret of this client"
     )
-    secret = clients.rotate_secret(state.session(), state.hasher, client)
+    secret = clients.rotate_secret(state.hasher, client, rotation, time.time())
     _commit(state)
-    return jsonify({"client_id": client.id, "client_secret": secret} | _public(client))
+    _audit("client_secret_rotated", client)
+    if rotation.revoke_tokens:
+        _audit("client_tokens_revoked", client)
+    return jsonify(
+        {"client_id": client.id, "client_secret": secret}
+        | _public(client)
+        | {
+            "previous_secret_valid_until": clients.epoch_to_iso(
+                client.previous_secret_expires_at
+            ),
+            "tokens_revoked": rotation.revoke_tokens,
+        }
+    )
+
+
+@require_scopes(CLIENT_UPDATE)
+def revoke_client_tokens(client_id: str) -> Response:
+    state = current_state()
+    client = _stored_client(state, client_id)
+    clients.ensure_holds(
+        current_client.scopes, client.scopes, "revoke the tokens of this client"
+    )
+    clients.revoke_tokens(client)
+    _commit(state)
+    _audit("client_tokens_revoked", client)
+    return jsonify({"client_id": client.id, "tokens_revoked": True})
 
 
 @require_scopes(CLIENT_READ)
@@ -171,6 +217,7 @@ def set_client_scopes(client_id: str) -> Response:
     clients.ensure_holds(current_client.scopes, scopes, "grant those scopes")
     client.scopes = scopes
     _commit(state)
+    _audit("client_scopes_changed", client)
     return jsonify(list(client.scopes))
 
 
@@ -179,8 +226,10 @@ def delete_client(client_id: str) -> Response:
     state = current_state()
     client = _stored_client(state, client_id)
     clients.ensure_holds(current_client.scopes, client.scopes, "delete this client")
+    target_scopes = list(client.scopes)
     state.session().delete(client)
     _commit(state)
+    _audit("client_deleted", client, scopes=target_scopes)
     return Response(status=204)
 
 
@@ -203,8 +252,24 @@ _ROUTES: list[tuple[str, str, Callable[..., Response], tuple[str, ...]]] = [
     ("/oauth/client/<client_id>", "update_client", update_client, ("PUT",)),
     ("/oauth/client/<client_id>", "delete_client", delete_client, ("DELETE",)),
     ("/oauth/client/<client_id>/secret", "rotate_secret", rotate_secret, ("POST",)),
-    ("/oauth/client/<client_id>/scope", "get_client_scopes", get_client_scopes, ("GET",)),
-    ("/oauth/client/<client_id>/scope", "set_client_scopes", set_client_scopes, ("PUT",)),
+    (
+        "/oauth/client/<client_id>/revoke-tokens",
+        "revoke_client_tokens",
+        revoke_client_tokens,
+        ("POST",),
+    ),
+    (
+        "/oauth/client/<client_id>/scope",
+        "get_client_scopes",
+        get_client_scopes,
+        ("GET",),
+    ),
+    (
+        "/oauth/client/<client_id>/scope",
+        "set_client_scopes",
+        set_client_scopes,
+        ("PUT",),
+    ),
     ("/oauth/scope", "list_scopes", list_scopes, ("GET",)),
 ]
 
@@ -225,7 +290,7 @@ def _limit_body() -> None:
 
 
 def _render_oauth_error(error: OAuth2Error) -> Response:
-    _rollback()
+    current_state().rollback()
     return render(error)
 
 
@@ -235,7 +300,7 @@ _HTTP_ERROR_CODES = {404: "not_found", 405: "method_not_allowed"}
 def _render_http_error(error: HTTPException) -> Response:
     if error.response is not None:  # already rendered (abort(render(...)))
         return error.response  # type: ignore[return-value]
-    _rollback()
+    current_state().rollback()
     if isinstance(error, RequestEntityTooLarge):
         return render(PayloadTooLargeError())
     code = error.code or 500
@@ -247,15 +312,8 @@ def _render_http_error(error: HTTPException) -> Response:
 
 
 def _render_database_error(error: SQLAlchemyError) -> Response:
-    _rollback()
+    current_state().rollback()
     return render(TemporarilyUnavailableError())
-
-
-def _rollback() -> None:
-    try:
-        current_state().session().rollback()
-    except SQLAlchemyError:  # the database is gone; nothing to undo here
-        pass
 
 
 def register_routes(bp: Blueprint) -> None:

@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 from hypothesis import HealthCheck
 from hypothesis import settings
-from flask.testing import FlaskClient
 from sqlalchemy import create_engine
 from sqlalchemy import select
 from sqlalchemy.orm import scoped_session

@@ -65,7 +65,10 @@ def test_defaults_are_documented_values() -> None:
     assert DEFAULTS["FIDES_OAUTH_ACCESS_TOKEN_EXPIRE_MINUTES"] == 60
     assert DEFAULTS["FIDES_OAUTH_BCRYPT_ROUNDS"] == 12
     settings, _ = load_config(
-        {"FIDES_OAUTH_ROOT_CLIENT_ID": ROOT_ID, "FIDES_OAUTH_ROOT_CLIENT_SECRET": ROOT_SECRET}
+        {
+            "FIDES_OAUTH_ROOT_CLIENT_ID": ROOT_ID,
+            "FIDES_OAUTH_ROOT_CLIENT_SECRET": ROOT_SECRET,
+        }
     )
     assert settings.access_token_expires_in == 3600
     assert settings.bcrypt_rounds == 12

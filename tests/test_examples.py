@@ -47,7 +47,9 @@ def test_no_configuration_runs_on_demo_credentials_and_says_so(
 
 
 def test_root_credentials_come_from_the_environment(
-    bare_env: list[Any], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    bare_env: list[Any],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("FIDES_OAUTH_ROOT_CLIENT_ID", "env-root")
     monkeypatch.setenv("FIDES_OAUTH_ROOT_CLIENT_SECRET", "env-root-secret-0123456")

@@ -28,7 +28,9 @@ TOKEN = "/api/v1/oauth/token"
 
 def _kid(token: str) -> str:
     part = token.split(".")[0]
-    return str(json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))["kid"])
+    return str(
+        json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))["kid"]
+    )
 
 
 def _stored_keys(app: Any) -> list[SigningKey]:
@@ -86,7 +88,9 @@ def test_private_key_never_leaves_in_a_response(make_app: Any) -> None:
     (stored,) = _stored_keys(app)
     private_d = ECKey.import_key(stored.private_key_pem).as_dict(private=True)["d"]
     bodies = [
-        http.post(TOKEN, data={"client_id": ROOT_ID, "client_secret": ROOT_SECRET}).data,
+        http.post(
+            TOKEN, data={"client_id": ROOT_ID, "client_secret": ROOT_SECRET}
+        ).data,
         http.get("/api/v1/oauth/client", headers=bearer(token)).data,
         http.get("/api/v1/oauth/scope", headers=bearer(token)).data,
     ]

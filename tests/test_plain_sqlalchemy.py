@@ -23,14 +23,18 @@ def test_full_flow_on_a_scoped_session(make_plain_app: Any) -> None:
 
     http = app.test_client()
     root = http.post(
-        "/oauth-api/oauth/token", data={"client_id": ROOT_ID, "client_secret": ROOT_SECRET}
+        "/oauth-api/oauth/token",
+        data={"client_id": ROOT_ID, "client_secret": ROOT_SECRET},
     ).get_json()["access_token"]
     created = http.post(
         "/oauth-api/oauth/client", json=["report:read"], headers=bearer(root)
     ).get_json()
     token = http.post(
         "/oauth-api/oauth/token",
-        data={"client_id": created["client_id"], "client_secret": created["client_secret"]},
+        data={
+            "client_id": created["client_id"],
+            "client_secret": created["client_secret"],
+        },
     ).get_json()["access_token"]
     response = http.get("/reports", headers=bearer(token))
     assert response.status_code == 200
@@ -39,7 +43,10 @@ def test_full_flow_on_a_scoped_session(make_plain_app: Any) -> None:
     listed = http.get("/oauth-api/oauth/client", headers=bearer(root)).get_json()
     assert [item["client_id"] for item in listed["items"]] == [created["client_id"]]
 
-    assert http.delete(
-        f"/oauth-api/oauth/client/{created['client_id']}", headers=bearer(root)
-    ).status_code == 204
+    assert (
+        http.delete(
+            f"/oauth-api/oauth/client/{created['client_id']}", headers=bearer(root)
+        ).status_code
+        == 204
+    )
     assert http.get("/reports", headers=bearer(token)).status_code == 401

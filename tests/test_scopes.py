@@ -21,7 +21,21 @@ def test_well_formed_names(name: str) -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["", " ", "a b", ":a", "a:", "a::b", 'a"b', "a\\b", "é", "a\x00", "x" * 101, 5, None],
+    [
+        "",
+        " ",
+        "a b",
+        ":a",
+        "a:",
+        "a::b",
+        'a"b',
+        "a\\b",
+        "é",
+        "a\x00",
+        "x" * 101,
+        5,
+        None,
+    ],
 )
 def test_malformed_names(name: object) -> None:
     assert not is_valid_scope_name(name)
@@ -37,13 +51,13 @@ def test_registry_holds_builtins_and_host_scopes() -> None:
 
 
 def test_builtin_scopes_are_the_contracts() -> None:
-    assert BUILTIN_SCOPES == {
+    assert {
         "client:create",
         "client:read",
         "client:update",
         "client:delete",
         "scope:read",
-    }
+    } == BUILTIN_SCOPES
 
 
 def test_registry_refuses_malformed_host_scopes() -> None:

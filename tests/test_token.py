@@ -69,7 +69,7 @@ def test_missing_grant_type_means_client_credentials(oauth: OAuth) -> None:
     assert response.get_json()["token_type"] == "Bearer"
 
 
-@pytest.mark.parametrize("grant_type", ["password", "authorization_code", "", "x\"y"])
+@pytest.mark.parametrize("grant_type", ["password", "authorization_code", "", 'x"y'])
 def test_other_grant_types_are_unsupported(oauth: OAuth, grant_type: str) -> None:
     response = oauth.http.post(
         TOKEN,
@@ -99,7 +99,7 @@ def test_requested_scope_narrows_the_token(oauth: OAuth) -> None:
 
 
 @pytest.mark.parametrize(
-    "scope", ["client:create", "rule:read client:read", "no:such", "bad\"scope"]
+    "scope", ["client:create", "rule:read client:read", "no:such", 'bad"scope']
 )
 def test_scope_beyond_the_clients_is_invalid_scope(oauth: OAuth, scope: str) -> None:
     created = oauth.create_client(["rule:read"])
@@ -118,7 +118,10 @@ def test_client_without_scopes_gets_an_empty_scope(oauth: OAuth) -> None:
     created = oauth.create_client([])
     response = oauth.http.post(
         TOKEN,
-        data={"client_id": created["client_id"], "client_secret": created["client_secret"]},
+        data={
+            "client_id": created["client_id"],
+            "client_secret": created["client_secret"],
+        },
     )
     assert response.status_code == 200
     assert response.get_json()["scope"] == ""
@@ -212,7 +215,9 @@ def test_wrong_secret_of_a_stored_client_is_invalid_client(oauth: OAuth) -> None
         _assert_error(response, 401, "invalid_client")
 
 
-def test_over_long_secret_that_starts_with_the_right_one_is_refused(oauth: OAuth) -> None:
+def test_over_long_secret_that_starts_with_the_right_one_is_refused(
+    oauth: OAuth,
+) -> None:
     # bcrypt reads 72 bytes: a longer secret must not match on its prefix.
     created = oauth.create_client(["rule:read"])
     padded = created["client_secret"].ljust(72, "A")

@@ -1,0 +1,52 @@
+"""Blinker signals, one per audited event, in the library's own namespace.
+
+Each is sent with the app as sender and ``event=`` an
+:class:`fides_oauth.audit.AuditEvent`; the same events are logged on the
+``fides_oauth.audit`` logger. Subscribe to feed an audit store::
+
+    from fides_oauth import signals
+
+    @signals.client_deleted.connect
+    def on_deleted(app, event):
+        store(event.as_dict())
+"""
+
+from __future__ import annotations
+
+from blinker import NamedSignal
+from blinker import Namespace
+
+__all__ = [
+    "SIGNALS",
+    "authentication_failed",
+    "client_created",
+    "client_deleted",
+    "client_scopes_changed",
+    "client_secret_rotated",
+    "client_tokens_revoked",
+    "client_updated",
+    "token_issued",
+]
+
+_namespace = Namespace()
+
+client_created = _namespace.signal("fides_oauth.client_created")
+client_updated = _namespace.signal("fides_oauth.client_updated")
+client_scopes_changed = _namespace.signal("fides_oauth.client_scopes_changed")
+client_secret_rotated = _namespace.signal("fides_oauth.client_secret_rotated")
+client_tokens_revoked = _namespace.signal("fides_oauth.client_tokens_revoked")
+client_deleted = _namespace.signal("fides_oauth.client_deleted")
+token_issued = _namespace.signal("fides_oauth.token_issued")
+authentication_failed = _namespace.signal("fides_oauth.authentication_failed")
+
+#: Event name (as logged) -> signal.
+SIGNALS: dict[str, NamedSignal] = {
+    "client_created": client_created,
+    "client_updated": client_updated,
+    "client_scopes_changed": client_scopes_changed,
+    "client_secret_rotated": client_secret_rotated,
+    "client_tokens_revoked": client_tokens_revoked,
+    "client_deleted": client_deleted,
+    "token_issued": token_issued,
+    "authentication_failed": authentication_failed,
+}

@@ -1,0 +1,162 @@
+"""Failed-authentication limits at the token endpoint (CVE-2025-57815)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from fides_oauth.limits import FailureLimiter
+from tests.conftest import ROOT_ID
+from tests.conftest import ROOT_SECRET
+from tests.conftest import OAuth
+
+TOKEN = "/api/v1/oauth/token"
+
+
+def _attempt(http: Any, client_id: str, secret: str, addr: str = "10.0.0.1") -> Any:
+    return http.post(
+        TOKEN,
+        data={"client_id": client_id, "client_secret": secret},
+        environ_base={"REMOTE_ADDR": addr},
+    )
+
+
+@pytest.fixture
+def checks(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """Counts bcrypt checks, to show a limited attempt runs none."""
+    import bcrypt
+
+    calls: list[bytes] = []
+    real = bcrypt.checkpw
+
+    def counting(password: bytes, hashed: bytes) -> bool:
+        calls.append(hashed)
+        return real(password, hashed)
+
+    monkeypatch.setattr("fides_oauth.hashing.bcrypt.checkpw", counting)
+    return calls
+
+
+def test_limit_per_client_id_answers_429_without_bcrypt(
+    make_app: Any, checks: list[bytes]
+) -> None:
+    app = make_app(FIDES_OAUTH_AUTH_FAILURE_LIMIT=3)
+    http = app.test_client()
+    for index in range(3):  # from three addresses: the id's count is what trips
+        assert _attempt(http, ROOT_ID, "wrong", f"10.0.0.{index}").status_code == 401
+    checks.clear()
+    response = _attempt(http, ROOT_ID, ROOT_SECRET, "10.0.0.99")
+    assert response.status_code == 429
+    assert response.mimetype == "application/json"
+    assert response.get_json()["error"] == "too_many_requests"
+    assert 1 <= int(response.headers["Retry-After"]) <= 60
+    assert checks == []  # refused before any bcrypt work
+
+
+def test_limit_per_address_covers_many_client_ids(make_app: Any) -> None:
+    app = make_app(FIDES_OAUTH_AUTH_FAILURE_LIMIT=3)
+    http = app.test_client()
+    for index in range(3):
+        assert _attempt(http, f"{index:032x}", "guess").status_code == 401
+    assert _attempt(http, ROOT_ID, ROOT_SECRET).status_code == 429
+    # Another address, and the root client itself, are not affected.
+    assert _attempt(http, ROOT_ID, ROOT_SECRET, "10.9.9.9").status_code == 200
+
+
+def test_other_clients_from_other_addresses_are_unaffected(make_app: Any) -> None:
+    app = make_app(FIDES_OAUTH_AUTH_FAILURE_LIMIT=2)
+    http = app.test_client()
+    oauth = OAuth(app, http)
+    victim = oauth.create_client(["rule:read"])
+    other = oauth.create_client(["rule:read"])
+    for _ in range(5):
+        _attempt(http, victim["client_id"], "wrong", "10.6.6.6")
+    assert (
+        _attempt(
+            http, victim["client_id"], victim["client_secret"], "10.1.1.1"
+        ).status_code
+        == 429
+    )
+    assert (
+        _attempt(
+            http, other["client_id"], other["client_secret"], "10.1.1.1"
+        ).status_code
+        == 200
+    )
+
+
+def test_window_expiry_lets_attempts_through_again(
+    make_app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = make_app(
+        FIDES_OAUTH_AUTH_FAILURE_LIMIT=2, FIDES_OAUTH_AUTH_FAILURE_WINDOW_SECONDS=30
+    )
+    http = app.test_client()
+    clock = [1_000_000.0]
+    monkeypatch.setattr("fides_oauth.limits.time.time", lambda: clock[0])
+    _attempt(http, ROOT_ID, "wrong")
+    _attempt(http, ROOT_ID, "wrong")
+    limited = _attempt(http, ROOT_ID, ROOT_SECRET)
+    assert limited.status_code == 429
+    assert limited.headers["Retry-After"] == "30"
+    clock[0] += 29
+    assert _attempt(http, ROOT_ID, ROOT_SECRET).headers["Retry-After"] == "1"
+    clock[0] += 1.5
+    assert _attempt(http, ROOT_ID, ROOT_SECRET).status_code == 200
+
+
+def test_success_does_not_count(make_app: Any) -> None:
+    app = make_app(FIDES_OAUTH_AUTH_FAILURE_LIMIT=2)
+    http = app.test_client()
+    for _ in range(5):
+        assert _attempt(http, ROOT_ID, ROOT_SECRET).status_code == 200
+
+
+def test_missing_credentials_are_not_counted(make_app: Any) -> None:
+    app = make_app(FIDES_OAUTH_AUTH_FAILURE_LIMIT=2)
+    http = app.test_client()
+    for _ in range(4):
+        assert (
+            http.post(
+                TOKEN, data={}, environ_base={"REMOTE_ADDR": "10.0.0.1"}
+            ).status_code
+            == 401
+        )
+    assert _attempt(http, ROOT_ID, ROOT_SECRET).status_code == 200
+
+
+def test_two_app_instances_on_one_database_share_the_count(make_app: Any) -> None:
+    # Two workers of one deployment: the limit is not multiplied by workers.
+    first = make_app(FIDES_OAUTH_AUTH_FAILURE_LIMIT=4)
+    second = make_app(FIDES_OAUTH_AUTH_FAILURE_LIMIT=4)
+    one, two = first.test_client(), second.test_client()
+    for http in (one, two, one, two):
+        assert _attempt(http, ROOT_ID, "wrong").status_code == 401
+    assert _attempt(one, ROOT_ID, ROOT_SECRET).status_code == 429
+    assert _attempt(two, ROOT_ID, ROOT_SECRET).status_code == 429
+
+
+def test_basic_auth_failures_count_too(make_app: Any) -> None:
+    from tests.conftest import basic
+
+    app = make_app(FIDES_OAUTH_AUTH_FAILURE_LIMIT=2)
+    http = app.test_client()
+    for _ in range(2):
+        assert http.post(TOKEN, headers=basic(ROOT_ID, "wrong")).status_code == 401
+    assert http.post(TOKEN, headers=basic(ROOT_ID, ROOT_SECRET)).status_code == 429
+
+
+def test_expired_rows_are_pruned(make_app: Any) -> None:
+    from examples.host_app import db
+    from fides_oauth.limits import client_key
+
+    app = make_app()
+    with app.app_context():
+        limiter: FailureLimiter = app.extensions["fides_oauth"].limiter
+        limiter.record([client_key(f"id-{n}") for n in range(50)], now=1000.0)
+        limiter.record([client_key("fresh")], now=5000.0)
+        with db.engine.begin() as conn:
+            assert limiter.prune(conn, now=5000.0) == 50
+        assert limiter.retry_after([client_key("fresh")], now=5000.0) is None
+        db.session.remove()

@@ -10,6 +10,7 @@ from flask import Flask
 from flask.blueprints import BlueprintSetupState
 from sqlalchemy.orm import Session
 
+from .cli import register_commands
 from .clients import ClientRecord
 from .config import load_config
 from .hashing import SecretHasher
@@ -55,7 +56,7 @@ class FidesOAuth(Blueprint):
         *,
         name: str = "fides_oauth",
     ) -> None:
-        super().__init__(name, __name__)
+        super().__init__(name, __name__, cli_group="fides-oauth")
         if not callable(session):
             raise TypeError(
                 "FidesOAuth(session=...) takes the host's session: "
@@ -64,6 +65,7 @@ class FidesOAuth(Blueprint):
         self._session_factory = session
         self.registry = ScopeRegistry(scopes)  # malformed names fail here
         register_routes(self)
+        register_commands(self)
         self.record(self._setup)
 
     def _setup(self, setup: BlueprintSetupState) -> None:

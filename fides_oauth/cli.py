@@ -1,0 +1,272 @@
+"""``flask fides-oauth ...``: operator commands, registered with the blueprint.
+
+The operator at the shell is trusted like the root client: commands are not
+subject to scope containment, and they are audited with the actor ``cli``.
+A secret is printed only by the command that creates it (``create-client``,
+``rotate-secret``); ``token`` reads the secret from a prompt or standard
+input, never from an argument, so it stays out of shell history.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+from typing import TypeVar
+
+import click
+from authlib.oauth2 import OAuth2Error
+from flask import Blueprint
+from sqlalchemy.exc import SQLAlchemyError
+
+from . import audit
+from . import clients
+from .errors import NotFoundError
+from .models import OAuthClient
+from .state import OAuthState
+from .state import current_state
+
+__all__ = ["register_commands"]
+
+ACTOR = "cli"
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _fail_cleanly(command: F) -> F:
+    """One line on stderr and a non-zero exit for every expected failure."""
+
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except OAuth2Error as error:
+            current_state().rollback()
+            raise click.ClickException(
+                str(error.get_error_description() or error.error)
+            ) from None
+        except SQLAlchemyError as error:
+            current_state().rollback()
+            raise click.ClickException(
+                f"the database failed: {type(error).__name__}"
+            ) from None
+
+    wrapped.__name__ = command.__name__
+    wrapped.__doc__ = command.__doc__
+    return wrapped  # type: ignore[return-value]
+
+
+def _stored(state: OAuthState, client_id: str) -> OAuthClient:
+    if state.is_root(client_id) or not clients.is_client_id(client_id):
+        raise NotFoundError(f"No client {client_id!r}.")
+    client = state.session().get(OAuthClient, client_id)
+    if client is None:
+        raise NotFoundError(f"No client {client_id!r}.")
+    return client
+
+
+def _emit(event: str, client: OAuthClient, scopes: Any = None) -> None:
+    audit.emit(
+        event,
+        actor=ACTOR,
+        target=client.id,
+        scopes=client.scopes if scopes is None else scopes,
+    )
+
+
+def _echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=True))
+
+
+def register_commands(bp: Blueprint) -> None:
+    cli = bp.cli
+
+    @cli.command("create-client")
+    @click.option("--scope", "scopes", multiple=True, help="A scope; repeat for more.")
+    @click.option("--name", default=None)
+    @click.option("--description", default=None)
+    @_fail_cleanly
+    def create_client(
+        scopes: tuple[str, ...], name: str | None, description: str | None
+    ) -> None:
+        """Create a client; print its id and its secret (shown only now)."""
+        state = current_state()
+        spec = clients.parse_create_body(
+            {"scopes": list(scopes), "name": name, "description": description},
+            state.registry,
+        )
+        client, secret = clients.create_client(
+            state.session(),
+            state.hasher,
+            spec,
+            created_by=ACTOR,
+            reserved_ids=[state.root.client_id],
+        )
+        state.session().commit()
+        _emit("client_created", client)
+        click.echo(f"client_id: {client.id}")
+        click.echo(f"client_secret: {secret}")
+        click.echo("Store the secret now: it cannot be shown again.", err=True)
+
+    @cli.command("list-clients")
+    @click.option("--json", "as_json", is_flag=True, help="JSON for scripts.")
+    @_fail_cleanly
+    def list_clients(as_json: bool) -> None:
+        """List every client (never a secret)."""
+        state = current_state()
+        items: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            batch, total = clients.list_clients(
+                state.session(), page, clients.MAX_PAGE_SIZE
+            )
+            items.extend(clients.serialize_client(c) for c in batch)
+            if len(items) >= total or not batch:
+                break
+            page += 1
+        if as_json:
+            _echo_json(items)
+            return
+        rows = [("CLIENT ID", "NAME", "SCOPES", "CREATED")] + [
+            (
+                item["client_id"],
+                item["name"] or "-",
+                " ".join(item["scopes"]) or "-",
+                item["created_at"][:19],
+            )
+            for item in items
+        ]
+        widths = [max(len(row[i]) for row in rows) for i in range(3)]
+        for row in rows:
+            click.echo(
+                "  ".join(
+                    cell.ljust(width)
+                    for cell, width in zip(row[:3], widths, strict=True)
+                )
+                + "  "
+                + row[3]
+            )
+
+    @cli.command("show-client")
+    @click.argument("client_id")
+    @_fail_cleanly
+    def show_client(client_id: str) -> None:
+        """Show one client as JSON (never its secret)."""
+        _echo_json(clients.serialize_client(_stored(current_state(), client_id)))
+
+    @cli.command("set-scopes")
+    @click.argument("client_id")
+    @click.argument("scopes", nargs=-1)
+    @_fail_cleanly
+    def set_scopes(client_id: str, scopes: tuple[str, ...]) -> None:
+        """Replace a client's scopes (none given: no scopes)."""
+        state = current_state()
+        wanted = clients.parse_scopes(list(scopes), state.registry)
+        client = _stored(state, client_id)
+        client.scopes = wanted
+        state.session().commit()
+        _emit("client_scopes_changed", client)
+        click.echo(" ".join(client.scopes) or "(no scopes)")
+
+    @cli.command("rotate-secret")
+    @click.argument("client_id")
+    @click.option(
+        "--grace-seconds",
+        type=click.IntRange(min=0),
+        default=0,
+        help="Keep the old secret working this long.",
+    )
+    @click.option(
+        "--revoke-tokens", is_flag=True, help="Also revoke every issued token."
+    )
+    @_fail_cleanly
+    def rotate_secret(client_id: str, grace_seconds: int, revoke_tokens: bool) -> None:
+        """Give a client a new secret; print it (shown only now)."""
+        state = current_state()
+        rotation = clients.parse_rotation_body(
+            {"grace_seconds": grace_seconds, "revoke_tokens": revoke_tokens},
+            state.config.max_rotation_grace,
+        )
+        client = _stored(state, client_id)
+        secret = clients.rotate_secret(state.hasher, client, rotation, time.time())
+        state.session().commit()
+        _emit("client_secret_rotated", client)
+        if revoke_tokens:
+            _emit("client_tokens_revoked", client)
+        click.echo(f"client_id: {client.id}")
+        click.echo(f"client_secret: {secret}")
+        until = clients.epoch_to_iso(client.previous_secret_expires_at)
+        if until:
+            click.echo(f"previous secret valid until: {until}")
+
+    @cli.command("revoke-tokens")
+    @click.argument("client_id")
+    @_fail_cleanly
+    def revoke_tokens(client_id: str) -> None:
+        """Invalidate every token issued to a client so far."""
+        state = current_state()
+        client = _stored(state, client_id)
+        clients.revoke_tokens(client)
+        state.session().commit()
+        _emit("client_tokens_revoked", client)
+        click.echo(f"Revoked every token of {client.id}.")
+
+    @cli.command("delete-client")
+    @click.argument("client_id")
+    @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+    @_fail_cleanly
+    def delete_client(client_id: str, yes: bool) -> None:
+        """Delete a client; its tokens stop working at once."""
+        state = current_state()
+        client = _stored(state, client_id)
+        if not yes and not click.confirm(f"Delete client {client.id}?"):
+            raise click.ClickException("not deleted")
+        scopes = list(client.scopes)
+        state.session().delete(client)
+        state.session().commit()
+        _emit("client_deleted", client, scopes=scopes)
+        click.echo(f"Deleted {client.id}.")
+
+    @cli.command("scopes")
+    def list_scopes() -> None:
+        """Print every registered scope."""
+        for name in current_state().registry.sorted():
+            click.echo(name)
+
+    @cli.command("token")
+    @click.argument("client_id")
+    @click.option(
+        "--base-url",
+        default=None,
+        help="The server's public URL (for the issuer) when FIDES_OAUTH_ISSUER "
+        "is not set, e.g. https://api.example.org.",
+    )
+    @click.option("--scope", default=None, help="Narrow the token to these scopes.")
+    def token(client_id: str, base_url: str | None, scope: str | None) -> None:
+        """Print an access token; the secret is read from a prompt or stdin."""
+        from flask import current_app
+
+        state = current_state()
+        if not state.config.issuer and not base_url:
+            raise click.ClickException(
+                "set FIDES_OAUTH_ISSUER or pass --base-url, so the token's "
+                "issuer matches the server that will check it"
+            )
+        if sys.stdin.isatty():
+            secret = click.prompt("Client secret", hide_input=True)
+        else:
+            secret = sys.stdin.readline().rstrip("\r\n")
+        data = {"client_id": client_id, "client_secret": secret}
+        if scope:
+            data["scope"] = scope
+        with current_app.test_request_context(
+            state.url_prefix + "/oauth/token",
+            method="POST",
+            base_url=base_url or "https://localhost",
+            data=data,
+        ):
+            response = state.server.create_token_response()
+        body = response.get_json()
+        if response.status_code != 200:
+            raise click.ClickException(f"{body['error']}: {body['error_description']}")
+        click.echo(body["access_token"])

@@ -1,0 +1,122 @@
+"""``flask fides-oauth ...`` through Flask's CliRunner."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from tests.conftest import OAuth
+from tests.conftest import bearer
+
+
+def _run(app: Flask, *args: str, input: str | None = None) -> Any:
+    return app.test_cli_runner().invoke(args=["fides-oauth", *args], input=input)
+
+
+def _created(output: str) -> tuple[str, str]:
+    lines = dict(line.split(": ", 1) for line in output.splitlines() if ": " in line)
+    return lines["client_id"], lines["client_secret"]
+
+
+def test_create_client_prints_id_and_secret_that_work(app: Flask) -> None:
+    result = _run(app, "create-client", "--scope", "policy:read", "--name", "etl")
+    assert result.exit_code == 0, result.output
+    client_id, secret = _created(result.output)
+    oauth = OAuth(app, app.test_client())
+    token = oauth.token(client_id, secret)
+    assert oauth.http.get("/api/v1/policy", headers=bearer(token)).status_code == 200
+
+
+def test_list_and_show_never_print_a_secret(app: Flask) -> None:
+    _, secret = _created(_run(app, "create-client", "--scope", "rule:read").output)
+    table = _run(app, "list-clients")
+    assert table.exit_code == 0
+    as_json = _run(app, "list-clients", "--json")
+    items = json.loads(as_json.output)
+    assert [item["scopes"] for item in items] == [["rule:read"]]
+    shown = _run(app, "show-client", items[0]["client_id"])
+    assert json.loads(shown.output)["client_id"] == items[0]["client_id"]
+    for output in (table.output, as_json.output, shown.output):
+        assert secret not in output
+        assert "$2b$" not in output
+    assert items[0]["client_id"] in table.output
+
+
+def test_set_scopes_rotate_revoke_delete(app: Flask) -> None:
+    oauth = OAuth(app, app.test_client())
+    client_id, secret = _created(
+        _run(app, "create-client", "--scope", "rule:read").output
+    )
+    headers = bearer(oauth.token(client_id, secret))
+
+    assert _run(app, "set-scopes", client_id, "policy:read", "rule:read").exit_code == 0
+    assert oauth.http.get("/api/v1/policy", headers=headers).status_code == 403
+
+    rotated = _run(app, "rotate-secret", client_id, "--grace-seconds", "60")
+    assert rotated.exit_code == 0
+    _, new_secret = _created(rotated.output)
+    assert "previous secret valid until" in rotated.output
+    assert oauth.token(client_id, secret) and oauth.token(client_id, new_secret)
+
+    assert _run(app, "revoke-tokens", client_id).exit_code == 0
+    assert oauth.http.get("/api/v1/rule", headers=headers).status_code == 401
+
+    refused = _run(app, "delete-client", client_id, input="n\n")
+    assert refused.exit_code != 0
+    assert _run(app, "show-client", client_id).exit_code == 0
+    assert _run(app, "delete-client", client_id, "--yes").exit_code == 0
+    assert _run(app, "show-client", client_id).exit_code != 0
+
+
+def test_scopes_lists_the_registry(app: Flask) -> None:
+    result = _run(app, "scopes")
+    assert result.output.split() == sorted(result.output.split())
+    assert "client:create" in result.output.split()
+    assert "policy:read" in result.output.split()
+
+
+def test_token_reads_the_secret_from_stdin(make_app: Any) -> None:
+    app = make_app(FIDES_OAUTH_ISSUER="http://localhost/api/v1")
+    client_id, secret = _created(
+        _run(app, "create-client", "--scope", "rule:read").output
+    )
+    result = _run(app, "token", client_id, input=secret + "\n")
+    assert result.exit_code == 0, result.output
+    token = result.output.strip()
+    response = app.test_client().get("/api/v1/rule", headers=bearer(token))
+    assert response.status_code == 200
+    wrong = _run(app, "token", client_id, input="wrong\n")
+    assert wrong.exit_code != 0
+    assert "invalid_client" in wrong.output
+
+
+def test_token_needs_an_issuer(app: Flask) -> None:
+    result = _run(app, "token", "whatever", input="secret\n")
+    assert result.exit_code != 0
+    assert "FIDES_OAUTH_ISSUER" in result.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["create-client", "--scope", "no:such"],
+        ["create-client", "--scope", "rule:read", "--name", "x" * 300],
+        ["show-client", "0" * 32],
+        ["show-client", "root-client-for-tests"],
+        ["set-scopes", "0" * 32, "rule:read"],
+        ["rotate-secret", "0" * 32],
+        ["rotate-secret", "0" * 32, "--grace-seconds", "-5"],
+        ["revoke-tokens", "not-an-id"],
+        ["delete-client", "0" * 32, "--yes"],
+    ],
+)
+def test_bad_input_exits_non_zero_with_one_line(app: Flask, args: list[str]) -> None:
+    oauth = OAuth(app, app.test_client())
+    before = oauth.snapshot()
+    result = _run(app, *args)
+    assert result.exit_code != 0
+    assert "Traceback" not in result.output
+    assert oauth.snapshot() == before

@@ -6,6 +6,7 @@ from __future__ import annotations
 from .extension import FidesOAuth
 from .extension import create_tables
 from .extension import drop_tables
+from .extension import rotate_signing_key
 from .models import metadata
 from .protect import AuthenticatedClient
 from .protect import current_client
@@ -23,4 +24,5 @@ __all__ = [
     "drop_tables",
     "metadata",
     "require_scopes",
+    "rotate_signing_key",
 ]

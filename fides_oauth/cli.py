@@ -227,6 +227,16 @@ def register_commands(bp: Blueprint) -> None:
         _emit("client_deleted", client, scopes=scopes)
         click.echo(f"Deleted {client.id}.")
 
+    @cli.command("rotate-signing-key")
+    @_fail_cleanly
+    def rotate_signing_key() -> None:
+        """Sign new tokens with a new key; the old one verifies until expiry."""
+        try:
+            kid = current_state().keys.rotate()
+        except RuntimeError as error:
+            raise click.ClickException(str(error)) from None
+        click.echo(f"New signing key: {kid}")
+
     @cli.command("scopes")
     def list_scopes() -> None:
         """Print every registered scope."""

@@ -60,6 +60,7 @@ MAX_PAGE_SIZE = 100
 _MAX_SCOPES_IN_BODY = 1000
 _GRANT_TYPE = "client_credentials"
 _AUTH_METHODS = frozenset({"client_secret_basic", "client_secret_post"})
+_ENDPOINTS = frozenset({"token", "revocation", "introspection"})
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,7 @@ class ClientRecord:
         return " ".join(normalize_scopes(scope.split()))
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
-        return endpoint == "token" and method in _AUTH_METHODS
+        return endpoint in _ENDPOINTS and method in _AUTH_METHODS
 
     def check_grant_type(self, grant_type: str) -> bool:
         return grant_type == _GRANT_TYPE

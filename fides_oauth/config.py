@@ -37,6 +37,8 @@ DEFAULTS: Mapping[str, Any] = {
     # address, within the window before the token endpoint answers 429.
     "FIDES_OAUTH_AUTH_FAILURE_LIMIT": 10,
     "FIDES_OAUTH_AUTH_FAILURE_WINDOW_SECONDS": 60,
+    # Serve RFC 8414 metadata at /.well-known/oauth-authorization-server.
+    "FIDES_OAUTH_SERVER_METADATA": True,
     # Longest time a rotated-out secret may keep working.
     "FIDES_OAUTH_MAX_ROTATION_GRACE_SECONDS": 86400,
 }
@@ -59,6 +61,7 @@ class OAuthConfig:
     auth_failure_limit: int
     auth_failure_window: int  # seconds
     max_rotation_grace: int  # seconds
+    server_metadata: bool = True
 
     def __repr__(self) -> str:
         # The signing key is a secret: never show it.
@@ -100,6 +103,13 @@ def _int(config: Mapping[str, Any], key: str, low: int, high: int) -> int:
         )
     if not low <= value <= high:
         raise RuntimeError(f"{key} must be from {low} to {high}; it is {value}.")
+    return value
+
+
+def _bool(config: Mapping[str, Any], key: str) -> bool:
+    value = _get(config, key)
+    if not isinstance(value, bool):
+        raise RuntimeError(f"{key} must be True or False.")
     return value
 
 
@@ -156,5 +166,6 @@ def load_config(config: Mapping[str, Any]) -> tuple[OAuthConfig, str]:
         max_rotation_grace=_int(
             config, "FIDES_OAUTH_MAX_ROTATION_GRACE_SECONDS", 0, 30 * 86400
         ),
+        server_metadata=_bool(config, "FIDES_OAUTH_SERVER_METADATA"),
     )
     return settings, root_secret

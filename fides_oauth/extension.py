@@ -13,6 +13,8 @@ from sqlalchemy.orm import Session
 from .cli import register_commands
 from .clients import ClientRecord
 from .config import load_config
+from .discovery import WELL_KNOWN
+from .discovery import server_metadata
 from .hashing import SecretHasher
 from .keys import KeyStore
 from .keys import load_pem_key
@@ -26,7 +28,7 @@ from .state import OAuthState
 from .state import current_state
 from .views import register_routes
 
-__all__ = ["FidesOAuth", "create_tables", "drop_tables"]
+__all__ = ["FidesOAuth", "create_tables", "drop_tables", "rotate_signing_key"]
 
 
 class FidesOAuth(Blueprint):
@@ -94,14 +96,26 @@ class FidesOAuth(Blueprint):
             root=root,
             session_factory=self._session_factory,
             url_prefix=(setup.url_prefix or "").rstrip("/"),
+            blueprint_name=setup.name,
         )
-        state.keys = KeyStore(signing_key, state.engine)
+        state.keys = KeyStore(
+            signing_key, state.engine, retention=settings.access_token_expires_in
+        )
         state.limiter = FailureLimiter(
             settings.auth_failure_limit, settings.auth_failure_window, state.engine
         )
         state.server = AuthorizationServer(state)
         state.protector = BearerProtector(state)
         app.extensions[EXTENSION_KEY] = state
+        if settings.server_metadata:
+            paths = {WELL_KNOWN, WELL_KNOWN + state.url_prefix}
+            for index, path in enumerate(sorted(paths)):
+                app.add_url_rule(
+                    path,
+                    endpoint=f"{setup.name}_server_metadata_{index}",
+                    view_func=server_metadata,
+                    methods=["GET"],
+                )
 
 
 def create_tables(app: Flask | None = None) -> None:
@@ -124,3 +138,16 @@ def drop_tables(app: Flask | None = None) -> None:
             drop_tables()
         return
     metadata.drop_all(bind=current_state().engine())
+
+
+def rotate_signing_key(app: Flask | None = None) -> str:
+    """Make a new key sign new tokens; returns its ``kid``.
+
+    The previous key keeps verifying until the tokens it signed have
+    expired, and is served in the JWK Set until then. Every worker picks
+    the new key up within a minute (at once for tokens that name it).
+    """
+    if app is not None:
+        with app.app_context():
+            return rotate_signing_key()
+    return current_state().keys.rotate()

@@ -9,14 +9,21 @@ and signing an order of magnitude faster than RSA.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
+from typing import Any
 
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from joserfc.jwk import ECKey
+from joserfc.jwk import Key
 from joserfc.jwk import KeySet
+from sqlalchemy import delete
+from sqlalchemy import func
 from sqlalchemy import select
+from sqlalchemy import update
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -26,6 +33,8 @@ __all__ = ["ALGORITHM", "KeyStore", "load_pem_key"]
 
 ALGORITHM = "ES256"
 _CURVE = "P-256"
+#: A token naming an unknown key reloads the keys at most this often.
+_FORCED_REFRESH_MIN_SECONDS = 2.0
 
 
 _HOW_TO_GENERATE = (
@@ -59,60 +68,143 @@ def load_pem_key(pem: str) -> ECKey:
 class KeyStore:
     """The signing keys of one app.
 
-    A configured key is used as it is. Otherwise the key is read from the
-    database on first use — or generated and stored there if there is none —
-    so that every worker process and every restart signs and verifies with
-    the same key.
+    A configured key is used as it is. Otherwise keys live in the database:
+    the first is generated on first use (every worker and restart then
+    shares it), :meth:`rotate` adds a newer one that takes over signing,
+    and a retired key keeps verifying until every token it signed has
+    expired (``retention`` seconds, the token lifetime), then is dropped.
+
+    Each process caches the keys and reloads them every ``refresh_seconds``
+    — and at once, at most every few seconds, when a token names a key it
+    does not know — so a rotation made by one worker reaches the others.
     """
 
     def __init__(
         self,
         configured: ECKey | None,
-        engine_of: Callable[[], object],
+        engine_of: Callable[[], Engine],
+        retention: int,
+        refresh_seconds: float = 60.0,
     ) -> None:
+        self._configured = configured
         self._engine_of = engine_of
+        self._retention = retention
+        self._refresh_seconds = refresh_seconds
         self._lock = threading.Lock()
-        self._keys: KeySet | None = KeySet([configured]) if configured else None
+        self._signing: ECKey | None = configured
+        self._verifying: KeySet | None = KeySet([configured]) if configured else None
+        self._loaded_at = 0.0
+        self._forced_at = 0.0
 
     def __repr__(self) -> str:
-        return f"<KeyStore loaded={self._keys is not None}>"
+        return f"<KeyStore configured={self._configured is not None}>"
 
-    def signing_keys(self) -> KeySet:
-        """The key set that signs (one key) and verifies tokens."""
-        keys = self._keys
-        if keys is None:
-            with self._lock:
-                if self._keys is None:
-                    self._keys = KeySet([self._load_or_create()])
-                keys = self._keys
-        return keys
+    def signing_key(self) -> ECKey:
+        """The key that signs new tokens."""
+        self._ensure_fresh()
+        assert self._signing is not None
+        return self._signing
 
-    def _load_or_create(self) -> ECKey:
-        # A session of its own: the key must be committed whatever the
+    def verification_keys(self, refresh: bool = False) -> KeySet:
+        """Every key whose tokens may still be valid."""
+        self._ensure_fresh(force=refresh)
+        assert self._verifying is not None
+        return self._verifying
+
+    def public_jwks(self) -> dict[str, Any]:
+        """The public halves, as a JWK Set (RFC 7517) with ``kid``s."""
+        keys = []
+        for key in self.verification_keys().keys:
+            public = dict(key.as_dict(private=False))
+            public.update({"use": "sig", "alg": ALGORITHM})
+            keys.append(public)
+        return {"keys": keys}
+
+    def rotate(self) -> str:
+        """Make a new key sign new tokens; returns its ``kid``."""
+        if self._configured is not None:
+            raise RuntimeError(
+                "The signing key comes from FIDES_OAUTH_SIGNING_KEY: rotate it "
+                "there (tokens it signed stop verifying when it changes)."
+            )
+        now = time.time()
+        with Session(bind=self._engine_of()) as session:
+            newest = session.scalar(select(func.max(SigningKey.generation))) or 0
+            key = _new_key()
+            session.add(_stored(key, newest + 1))
+            session.execute(
+                update(SigningKey)
+                .where(SigningKey.generation <= newest, SigningKey.retired_at.is_(None))
+                .values(retired_at=now)
+            )
+            session.execute(
+                delete(SigningKey).where(SigningKey.retired_at < now - self._retention)
+            )
+            session.commit()  # a concurrent rotation fails here: one wins
+        self._loaded_at = 0.0  # reload on next use
+        return str(key.kid)
+
+    def _stale(self, force: bool) -> bool:
+        now = time.time()
+        return (
+            self._signing is None
+            or now - self._loaded_at >= self._refresh_seconds
+            or (force and now - self._forced_at >= _FORCED_REFRESH_MIN_SECONDS)
+        )
+
+    def _ensure_fresh(self, force: bool = False) -> None:
+        if self._configured is not None or not self._stale(force):
+            return
+        with self._lock:
+            if self._stale(force):  # another thread may have just loaded
+                now = time.time()
+                self._signing, self._verifying = self._load(now)
+                self._loaded_at = now
+                if force:
+                    self._forced_at = now
+
+    def _load(self, now: float) -> tuple[ECKey, KeySet]:
+        # A session of its own: keys must be committed whatever the
         # request's own transaction does.
-        with Session(bind=self._engine_of()) as session:  # type: ignore[arg-type]
-            stored = session.scalars(
-                select(SigningKey).order_by(SigningKey.generation.desc()).limit(1)
-            ).first()
-            if stored is None:
-                key: ECKey = ECKey.generate_key(_CURVE, private=True, auto_kid=True)
-                session.add(
-                    SigningKey(
-                        kid=key.kid,
-                        generation=1,
-                        algorithm=ALGORITHM,
-                        private_key_pem=key.as_pem(private=True).decode("ascii"),
-                    )
-                )
+        with Session(bind=self._engine_of()) as session:
+            rows = list(
+                session.scalars(select(SigningKey).order_by(SigningKey.generation))
+            )
+            if not rows:
+                session.add(_stored(_new_key(), 1))
                 try:
                     session.commit()
-                    return key
                 except IntegrityError:
                     # Another worker stored the first key meanwhile: use it.
                     session.rollback()
-                    stored = session.scalars(
-                        select(SigningKey).where(SigningKey.generation == 1)
-                    ).one()
-            loaded: ECKey = ECKey.import_key(stored.private_key_pem)
-            loaded.ensure_kid()
-            return loaded
+                rows = list(
+                    session.scalars(select(SigningKey).order_by(SigningKey.generation))
+                )
+        keys = {row.generation: _import(row.private_key_pem) for row in rows}
+        signing = keys[rows[-1].generation]
+        verifying: list[Key] = [
+            keys[row.generation]
+            for row in rows
+            if row.retired_at is None or row.retired_at + self._retention > now
+        ]
+        return signing, KeySet(verifying)
+
+
+def _new_key() -> ECKey:
+    key: ECKey = ECKey.generate_key(_CURVE, private=True, auto_kid=True)
+    return key
+
+
+def _stored(key: ECKey, generation: int) -> SigningKey:
+    return SigningKey(
+        kid=key.kid,
+        generation=generation,
+        algorithm=ALGORITHM,
+        private_key_pem=key.as_pem(private=True).decode("ascii"),
+    )
+
+
+def _import(pem: str) -> ECKey:
+    key: ECKey = ECKey.import_key(pem)
+    key.ensure_kid()
+    return key

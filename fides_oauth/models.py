@@ -21,7 +21,15 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
-__all__ = ["AuthFailure", "Base", "OAuthClient", "SigningKey", "metadata", "utcnow"]
+__all__ = [
+    "AuthFailure",
+    "Base",
+    "OAuthClient",
+    "RevokedToken",
+    "SigningKey",
+    "metadata",
+    "utcnow",
+]
 
 metadata = MetaData(
     naming_convention={
@@ -93,6 +101,9 @@ class SigningKey(Base):
     generation: Mapped[int] = mapped_column(Integer, unique=True)
     algorithm: Mapped[str] = mapped_column(String(16))
     private_key_pem: Mapped[str] = mapped_column(Text)
+    #: When a newer key took over signing (epoch seconds); the key keeps
+    #: verifying until the tokens it signed have expired.
+    retired_at: Mapped[float | None] = mapped_column(Float, default=None)
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow
     )
@@ -117,3 +128,20 @@ class AuthFailure(Base):
 
     def __repr__(self) -> str:
         return f"<AuthFailure {self.key[:12]} failures={self.failures}>"
+
+
+class RevokedToken(Base):
+    """An access token revoked before its expiry (RFC 7009), by ``jti``.
+
+    Kept only until the token would have expired anyway, then pruned, so
+    the table holds at most the tokens revoked within one token lifetime.
+    """
+
+    __tablename__ = "fides_oauth_revoked_tokens"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(255))
+    expires_at: Mapped[float] = mapped_column(Float, index=True)
+
+    def __repr__(self) -> str:
+        return f"<RevokedToken {self.jti}>"

@@ -20,13 +20,9 @@ from typing import cast
 from authlib.integrations.flask_oauth2 import ResourceProtector
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749.errors import MissingAuthorizationError
-from authlib.oauth2.rfc6750.errors import InvalidTokenError
-from authlib.oauth2.rfc9068 import JWTBearerTokenValidator
-from authlib.oauth2.rfc9068.claims import JWTAccessTokenClaims
+from authlib.oauth2.rfc6750 import BearerTokenValidator
 from flask import abort
 from flask import g
-from joserfc import jwt
-from joserfc.errors import JoseError
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.local import LocalProxy
 
@@ -35,9 +31,10 @@ from .errors import InsufficientScopeWithHintError
 from .errors import MissingBearerError
 from .errors import TemporarilyUnavailableError
 from .errors import render
-from .keys import ALGORITHM
 from .scopes import is_valid_scope_name
 from .state import current_state
+from .tokens import VerifiedToken
+from .tokens import verify_token
 
 if TYPE_CHECKING:
     from .state import OAuthState
@@ -52,8 +49,6 @@ __all__ = [
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-#: Longer Authorization values are refused before any parsing.
-MAX_TOKEN_LENGTH = 8192
 _G_KEY = "_fides_oauth_client"
 
 
@@ -72,70 +67,32 @@ class AuthenticatedClient:
         return f"<AuthenticatedClient {self.client_id} scopes={sorted(self.scopes)}>"
 
 
-def _invalid_token(description: str | None = None) -> InvalidTokenError:
-    return InvalidTokenError(description=description, realm=REALM)
-
-
-class TokenValidator(JWTBearerTokenValidator):  # type: ignore[misc]
-    """RFC 9068 validation plus the client's current state."""
+class TokenValidator(BearerTokenValidator):  # type: ignore[misc]
+    """Authlib's bearer validator, checking tokens with :mod:`.tokens`."""
 
     def __init__(self, state: OAuthState) -> None:
-        super().__init__(issuer=None, resource_server=None, realm=REALM)
+        super().__init__(realm=REALM)
         self._state = state
 
-    def authenticate_token(self, token_string: str) -> JWTAccessTokenClaims:
-        if len(token_string) > MAX_TOKEN_LENGTH:
-            raise _invalid_token()
-        state = self._state
-        try:
-            token = jwt.decode(
-                token_string, state.keys.signing_keys(), algorithms=[ALGORITHM]
-            )
-        except (JoseError, ValueError, TypeError, KeyError, UnicodeError) as exc:
-            raise _invalid_token() from exc
-        options = {
-            "iss": {"essential": True, "value": state.issuer()},
-            "aud": {"essential": True, "value": state.audience()},
-            "exp": {"essential": True},
-            "iat": {"essential": True},
-            "sub": {"essential": True},
-            "client_id": {"essential": True},
-            "jti": {"essential": True},
-            # A client created with no scopes holds a token with scope "".
-            "scope": {"essential": False, "allow_blank": True},
-        }
-        return JWTAccessTokenClaims(token.claims, token.header, options)
+    def authenticate_token(self, token_string: str) -> VerifiedToken:
+        return verify_token(self._state, token_string)
 
     def validate_token(
         self,
-        token: JWTAccessTokenClaims,
+        token: VerifiedToken,
         scopes: list[str] | None,
         request: Any,
         **kwargs: Any,
     ) -> None:
-        if token.header.get("typ") != "at+jwt":  # RFC 9068 §4: no other JWT
-            raise _invalid_token()
-        try:
-            token.validate()
-        except (JoseError, ValueError, TypeError) as exc:
-            raise _invalid_token() from exc
-        client_id = token.get("client_id")
-        scope = token.get("scope", "")
-        if not isinstance(client_id, str) or not isinstance(scope, str):
-            raise _invalid_token()
-        client = self._state.find_client(client_id)
-        if client is None:
-            raise _invalid_token("The client of this token no longer exists.")
-        if token.get("gen", 0) != client.token_generation:
-            raise _invalid_token("This token has been revoked.")
-        effective = frozenset(scope.split()) & client.scopes
         required = scopes or []
-        if not effective.issuperset(required):
+        if not token.scopes.issuperset(required):
             raise InsufficientScopeWithHintError(required)
         setattr(
             g,
             _G_KEY,
-            AuthenticatedClient(client_id, effective, client.is_root, dict(token)),
+            AuthenticatedClient(
+                token.client_id, token.scopes, token.client.is_root, token.claims
+            ),
         )
 
 

@@ -17,6 +17,7 @@ __all__ = [
     "CLIENT_UPDATE",
     "SCOPE_NAME_MAX_LENGTH",
     "SCOPE_READ",
+    "TOKEN_INTROSPECT",
     "ScopeRegistry",
     "is_valid_scope_name",
     "missing_scopes",
@@ -29,10 +30,18 @@ CLIENT_READ = "client:read"
 CLIENT_UPDATE = "client:update"
 CLIENT_DELETE = "client:delete"
 SCOPE_READ = "scope:read"
+TOKEN_INTROSPECT = "token:introspect"
 
 #: Scopes the library's own routes need; every registry holds them.
 BUILTIN_SCOPES: frozenset[str] = frozenset(
-    {CLIENT_CREATE, CLIENT_READ, CLIENT_UPDATE, CLIENT_DELETE, SCOPE_READ}
+    {
+        CLIENT_CREATE,
+        CLIENT_READ,
+        CLIENT_UPDATE,
+        CLIENT_DELETE,
+        SCOPE_READ,
+        TOKEN_INTROSPECT,
+    }
 )
 
 SCOPE_NAME_MAX_LENGTH = 100

@@ -33,6 +33,8 @@ from joserfc.jwk import KeySet
 
 from . import audit
 from .clients import ClientRecord
+from .endpoints import IntrospectionEndpoint
+from .endpoints import RevocationEndpoint
 from .errors import TooManyAttemptsError
 from .errors import render
 from .errors import safe_text
@@ -130,7 +132,7 @@ class TokenGenerator(JWTBearerTokenGenerator):  # type: ignore[misc]
         self._state = state
 
     def get_jwks(self) -> KeySet:
-        return self._state.keys.signing_keys()
+        return KeySet([self._state.keys.signing_key()])
 
     def get_audiences(self, client: Any, user: Any, scope: Any) -> str:
         return self._state.audience()
@@ -197,6 +199,8 @@ class AuthorizationServer(_FlaskServer):  # type: ignore[misc]
         self.register_token_generator("default", TokenGenerator(state))
         self.register_client_auth_method("client_secret_basic", self._auth_basic)
         self.register_client_auth_method("client_secret_post", self._auth_post)
+        self.register_endpoint(RevocationEndpoint(self, state))
+        self.register_endpoint(IntrospectionEndpoint(self, state))
 
     def query_client(self, client_id: str) -> ClientRecord | None:
         return self._state.find_client(client_id)

@@ -26,6 +26,7 @@ __all__ = [
     "client_tokens_revoked",
     "client_updated",
     "token_issued",
+    "token_revoked",
 ]
 
 _namespace = Namespace()
@@ -37,6 +38,7 @@ client_secret_rotated = _namespace.signal("fides_oauth.client_secret_rotated")
 client_tokens_revoked = _namespace.signal("fides_oauth.client_tokens_revoked")
 client_deleted = _namespace.signal("fides_oauth.client_deleted")
 token_issued = _namespace.signal("fides_oauth.token_issued")
+token_revoked = _namespace.signal("fides_oauth.token_revoked")
 authentication_failed = _namespace.signal("fides_oauth.authentication_failed")
 
 #: Event name (as logged) -> signal.
@@ -48,5 +50,6 @@ SIGNALS: dict[str, NamedSignal] = {
     "client_tokens_revoked": client_tokens_revoked,
     "client_deleted": client_deleted,
     "token_issued": token_issued,
+    "token_revoked": token_revoked,
     "authentication_failed": authentication_failed,
 }

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from flask import current_app
 from flask import request
+from sqlalchemy import literal
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -27,6 +28,7 @@ from .hashing import SecretHasher
 from .keys import KeyStore
 from .limits import FailureLimiter
 from .models import OAuthClient
+from .models import RevokedToken
 from .scopes import ScopeRegistry
 
 if TYPE_CHECKING:
@@ -46,6 +48,7 @@ class OAuthState:
     root: ClientRecord
     session_factory: Callable[[], Session]
     url_prefix: str
+    blueprint_name: str
     keys: KeyStore = field(init=False)
     limiter: FailureLimiter = field(init=False)
     server: AuthorizationServer = field(init=False)
@@ -86,8 +89,28 @@ class OAuthState:
 
     def find_client(self, client_id: str) -> ClientRecord | None:
         """The root client or a stored one, as it is now; None if unknown."""
+        found = self._lookup(client_id, None)
+        return found[0] if found else None
+
+    def client_for_token(
+        self, client_id: str, jti: str
+    ) -> tuple[ClientRecord, bool] | None:
+        """A token's client as it is now, and whether the token was revoked:
+        one query."""
+        return self._lookup(client_id, jti)
+
+    def _lookup(
+        self, client_id: str, jti: str | None
+    ) -> tuple[ClientRecord, bool] | None:
+        revoked = (
+            select(RevokedToken.jti).where(RevokedToken.jti == jti).exists()
+            if jti is not None
+            else literal(False)
+        )
         if self.is_root(client_id):
-            return self.root
+            if jti is None:
+                return self.root, False
+            return self.root, bool(self.session().scalar(select(revoked)))
         if not is_client_id(client_id):
             return None
         row = (
@@ -99,6 +122,7 @@ class OAuthState:
                     OAuthClient.previous_secret_hash,
                     OAuthClient.previous_secret_expires_at,
                     OAuthClient.token_generation,
+                    revoked.label("revoked"),
                 ).where(OAuthClient.id == client_id)
             )
             .first()
@@ -112,7 +136,7 @@ class OAuthState:
             previous_secret_hash=row.previous_secret_hash,
             previous_secret_expires_at=row.previous_secret_expires_at,
             token_generation=row.token_generation,
-        )
+        ), bool(row.revoked)
 
 
 def current_state() -> OAuthState:

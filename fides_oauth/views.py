@@ -45,6 +45,8 @@ from .state import current_state
 __all__ = ["register_routes"]
 
 _METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+#: How long resource servers may cache the JWK Set (seconds).
+JWKS_MAX_AGE = 300
 
 
 def _json_body() -> Any:
@@ -93,6 +95,20 @@ def _commit(state: OAuthState) -> None:
 
 def issue_token() -> Response:
     return current_state().server.create_token_response()  # type: ignore[no-any-return]
+
+
+def revoke_token() -> Response:
+    return current_state().server.create_endpoint_response("revocation")  # type: ignore[no-any-return]
+
+
+def introspect_token() -> Response:
+    return current_state().server.create_endpoint_response("introspection")  # type: ignore[no-any-return]
+
+
+def jwks() -> Response:
+    response = jsonify(current_state().keys.public_jwks())
+    response.headers["Cache-Control"] = f"public, max-age={JWKS_MAX_AGE}"
+    return response
 
 
 @require_scopes(CLIENT_CREATE)
@@ -246,6 +262,9 @@ def not_found(rest: str) -> Response:
 
 _ROUTES: list[tuple[str, str, Callable[..., Response], tuple[str, ...]]] = [
     ("/oauth/token", "token", issue_token, ("POST",)),
+    ("/oauth/revoke", "revoke", revoke_token, ("POST",)),
+    ("/oauth/introspect", "introspect", introspect_token, ("POST",)),
+    ("/oauth/jwks", "jwks", jwks, ("GET",)),
     ("/oauth/client", "create_client", create_client, ("POST",)),
     ("/oauth/client", "list_clients", list_clients, ("GET",)),
     ("/oauth/client/<client_id>", "get_client", get_client, ("GET",)),

@@ -201,3 +201,20 @@ def make_plain_app(tmp_path: Any) -> Iterator[Callable[..., Flask]]:
     yield factory
     for cleanup in cleanups:
         cleanup()
+
+
+@pytest.fixture
+def live_server(app: Flask) -> Iterator[str]:
+    """The reference host served on 127.0.0.1 over a real socket; its base URL."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)

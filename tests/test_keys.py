@@ -105,13 +105,13 @@ def test_workers_starting_at_once_agree_on_one_key(tmp_path: Any) -> None:
     metadata.drop_all(engine)
     metadata.create_all(engine)
     try:
-        stores = [KeyStore(None, lambda: engine) for _ in range(4)]
+        stores = [KeyStore(None, lambda: engine, retention=3600) for _ in range(4)]
         barrier = threading.Barrier(len(stores))
         kids: list[str] = []
 
         def start(store: KeyStore) -> None:
             barrier.wait()
-            kids.append(store.signing_keys().keys[0].kid)
+            kids.append(store.signing_key().kid)
 
         threads = [threading.Thread(target=start, args=(s,)) for s in stores]
         for thread in threads:

@@ -57,6 +57,7 @@ def test_builtin_scopes_are_the_contracts() -> None:
         "client:update",
         "client:delete",
         "scope:read",
+        "token:introspect",
     } == BUILTIN_SCOPES
 
 

@@ -1,0 +1,153 @@
+"""Token revocation (RFC 7009) and introspection (RFC 7662), on Authlib's
+endpoint classes.
+
+Both authenticate the calling client like the token endpoint does (HTTP
+Basic or form; the same failure limits) and judge tokens with
+:mod:`.tokens`, so a token is "active" here exactly when a protected route
+would accept it.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import ClassVar
+
+from authlib.consts import default_json_headers
+from authlib.oauth2.rfc6749.errors import InvalidRequestError
+from authlib.oauth2.rfc6750.errors import InvalidTokenError
+from authlib.oauth2.rfc7009 import RevocationEndpoint as _RevocationEndpoint
+from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _IntrospectionEndpoint
+from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
+
+from . import audit
+from .clients import ClientRecord
+from .errors import ForbiddenScopesError
+from .models import RevokedToken
+from .scopes import TOKEN_INTROSPECT
+from .tokens import VerifiedToken
+from .tokens import decode_token
+from .tokens import verify_token
+
+if TYPE_CHECKING:
+    from .state import OAuthState
+
+__all__ = ["IntrospectionEndpoint", "RevocationEndpoint"]
+
+_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+
+def _require_token_param(request: Any) -> str:
+    # RFC 7009 §2.1 / RFC 7662 §2.1: an unknown token_type_hint is ignored,
+    # not an error; only "token" is required.
+    token = request.form.get("token")
+    if not token:
+        raise InvalidRequestError(description="The 'token' parameter is required.")
+    return str(token)
+
+
+class RevocationEndpoint(_RevocationEndpoint):  # type: ignore[misc]
+    """A client revokes its own access tokens; anything else changes nothing.
+
+    Revoking another client's token, an unknown, expired or malformed token
+    answers 200 as RFC 7009 §2.2 requires, and stores nothing.
+    """
+
+    CLIENT_AUTH_METHODS: ClassVar[list[str]] = _AUTH_METHODS
+
+    def __init__(self, server: Any, state: OAuthState) -> None:
+        super().__init__(server)
+        self._state = state
+
+    def authenticate_token(
+        self, request: Any, client: ClientRecord
+    ) -> dict[str, Any] | None:
+        claims = self.query_token(_require_token_param(request), None)
+        if claims is None or claims["client_id"] != client.client_id:
+            return None
+        return claims
+
+    def query_token(
+        self, token_string: str, token_type_hint: str | None
+    ) -> dict[str, Any] | None:
+        try:
+            return decode_token(self._state, token_string)
+        except InvalidTokenError:
+            return None
+
+    def revoke_token(self, token: dict[str, Any], request: Any) -> None:
+        session = self._state.session()
+        if session.get(RevokedToken, token["jti"]) is None:
+            session.add(
+                RevokedToken(
+                    jti=token["jti"],
+                    client_id=token["client_id"],
+                    expires_at=float(token["exp"]),
+                )
+            )
+        # Entries of tokens that have expired anyway are of no more use.
+        session.execute(
+            delete(RevokedToken).where(RevokedToken.expires_at < time.time())
+        )
+        try:
+            session.commit()
+        except IntegrityError:  # revoked concurrently: the same outcome
+            session.rollback()
+        audit.emit(
+            "token_revoked",
+            actor=token["client_id"],
+            target=token["client_id"],
+            scopes=str(token.get("scope", "")).split(),
+        )
+
+
+class IntrospectionEndpoint(_IntrospectionEndpoint):  # type: ignore[misc]
+    """For clients holding ``token:introspect``: is this token active?"""
+
+    CLIENT_AUTH_METHODS: ClassVar[list[str]] = _AUTH_METHODS
+
+    def __init__(self, server: Any, state: OAuthState) -> None:
+        super().__init__(server)
+        self._state = state
+
+    def authenticate_token(
+        self, request: Any, client: ClientRecord
+    ) -> VerifiedToken | None:
+        token_string = _require_token_param(request)
+        if TOKEN_INTROSPECT not in client.scopes:
+            raise ForbiddenScopesError([TOKEN_INTROSPECT], "introspect tokens")
+        try:
+            return verify_token(self._state, token_string)
+        except InvalidTokenError:
+            return None
+
+    def create_endpoint_response(self, request: Any) -> tuple[int, Any, Any]:
+        client = self.authenticate_endpoint_client(request)
+        token = self.authenticate_token(request, client)
+        return 200, self.create_introspection_payload(token), default_json_headers
+
+    def create_introspection_payload(
+        self, token: VerifiedToken | None
+    ) -> dict[str, Any]:
+        # Expired, revoked, tampered, foreign or deleted-client tokens all
+        # answer the same, as RFC 7662 §2.2 asks.
+        if token is None:
+            return {"active": False}
+        return self.introspect_token(token)
+
+    def introspect_token(self, token: VerifiedToken) -> dict[str, Any]:
+        claims = token.claims
+        return {
+            "active": True,
+            "scope": " ".join(sorted(token.scopes)),
+            "client_id": token.client_id,
+            "token_type": "Bearer",
+            "exp": claims["exp"],
+            "iat": claims["iat"],
+            "iss": claims["iss"],
+            "sub": claims["sub"],
+            "aud": claims["aud"],
+            "jti": claims["jti"],
+        }

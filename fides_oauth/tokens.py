@@ -1,0 +1,110 @@
+"""Verifying access tokens: one definition of "valid", used by protected
+routes, introspection (RFC 7662) and revocation (RFC 7009).
+
+A token is valid when its ES256 signature checks against one of the app's
+keys, its header says ``typ: at+jwt``, its ``iss``, ``aud``, ``exp`` and
+``iat`` check out, its client still exists with the token generation the
+token was issued under, and its ``jti`` has not been revoked. Its effective
+scopes are its own scopes intersected with the client's current ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from typing import Any
+
+from authlib.oauth2.rfc6750.errors import InvalidTokenError
+from authlib.oauth2.rfc9068.claims import JWTAccessTokenClaims
+from joserfc import jwt
+from joserfc.errors import InvalidKeyIdError
+from joserfc.errors import JoseError
+
+from .clients import ClientRecord
+from .errors import REALM
+from .keys import ALGORITHM
+
+if TYPE_CHECKING:
+    from .state import OAuthState
+
+__all__ = ["MAX_TOKEN_LENGTH", "VerifiedToken", "decode_token", "verify_token"]
+
+#: Longer token strings are refused before any parsing.
+MAX_TOKEN_LENGTH = 8192
+_DECODE_ERRORS = (JoseError, ValueError, TypeError, KeyError, UnicodeError)
+
+
+@dataclass(frozen=True)
+class VerifiedToken:
+    claims: dict[str, Any]
+    client: ClientRecord
+    #: The token's scopes that the client still holds.
+    scopes: frozenset[str]
+
+    @property
+    def client_id(self) -> str:
+        return self.client.client_id
+
+
+def invalid_token(description: str | None = None) -> InvalidTokenError:
+    return InvalidTokenError(description=description, realm=REALM)
+
+
+def decode_token(state: OAuthState, token_string: str) -> dict[str, Any]:
+    """The claims of a token this app signed and that has not expired."""
+    if not isinstance(token_string, str) or len(token_string) > MAX_TOKEN_LENGTH:
+        raise invalid_token()
+    try:
+        try:
+            token = jwt.decode(
+                token_string, state.keys.verification_keys(), algorithms=[ALGORITHM]
+            )
+        except InvalidKeyIdError:
+            # Perhaps another worker rotated the key: look once more.
+            token = jwt.decode(
+                token_string,
+                state.keys.verification_keys(refresh=True),
+                algorithms=[ALGORITHM],
+            )
+    except _DECODE_ERRORS as exc:
+        raise invalid_token() from exc
+    if token.header.get("typ") != "at+jwt":  # RFC 9068 §4: no other JWT
+        raise invalid_token()
+    claims = JWTAccessTokenClaims(
+        token.claims,
+        token.header,
+        {
+            "iss": {"essential": True, "value": state.issuer()},
+            "aud": {"essential": True, "value": state.audience()},
+            "exp": {"essential": True},
+            "iat": {"essential": True},
+            "sub": {"essential": True},
+            "client_id": {"essential": True},
+            "jti": {"essential": True},
+            # A client created with no scopes holds a token with scope "".
+            "scope": {"essential": False, "allow_blank": True},
+        },
+    )
+    try:
+        claims.validate()
+    except _DECODE_ERRORS as exc:
+        raise invalid_token() from exc
+    for name in ("client_id", "jti"):
+        if not isinstance(claims.get(name), str):
+            raise invalid_token()
+    if not isinstance(claims.get("scope", ""), str):
+        raise invalid_token()
+    return dict(claims)
+
+
+def verify_token(state: OAuthState, token_string: str) -> VerifiedToken:
+    """Decode, then check the token against its client as it is now."""
+    claims = decode_token(state, token_string)
+    found = state.client_for_token(claims["client_id"], claims["jti"])
+    if found is None:
+        raise invalid_token("The client of this token no longer exists.")
+    client, revoked = found
+    if revoked or claims.get("gen", 0) != client.token_generation:
+        raise invalid_token("This token has been revoked.")
+    effective = frozenset(claims.get("scope", "").split()) & client.scopes
+    return VerifiedToken(claims, client, effective)

@@ -22,6 +22,7 @@ from flask import Blueprint
 from sqlalchemy.exc import SQLAlchemyError
 
 from . import audit
+from . import migrate
 from . import clients
 from .errors import NotFoundError
 from .models import OAuthClient
@@ -236,6 +237,29 @@ def register_commands(bp: Blueprint) -> None:
         except RuntimeError as error:
             raise click.ClickException(str(error)) from None
         click.echo(f"New signing key: {kid}")
+
+    @cli.group("db")
+    def db() -> None:
+        """Migrations of the library's tables (their own Alembic history)."""
+
+    @db.command("upgrade")
+    @click.argument("revision", default="head")
+    def db_upgrade(revision: str) -> None:
+        """Upgrade the library's tables (to the newest revision by default)."""
+        migrate.upgrade(revision=revision)
+        click.echo(f"fides_oauth tables at {migrate.current()}")
+
+    @db.command("downgrade")
+    @click.argument("revision")
+    def db_downgrade(revision: str) -> None:
+        """Downgrade the library's tables ("base" drops them)."""
+        migrate.downgrade(revision)
+        click.echo(f"fides_oauth tables at {migrate.current() or 'base'}")
+
+    @db.command("current")
+    def db_current() -> None:
+        """Print the revision the library's tables are at."""
+        click.echo(migrate.current() or "none")
 
     @cli.command("scopes")
     def list_scopes() -> None:

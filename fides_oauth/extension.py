@@ -8,8 +8,10 @@ from collections.abc import Iterable
 from flask import Blueprint
 from flask import Flask
 from flask.blueprints import BlueprintSetupState
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from . import migrate
 from .cli import register_commands
 from .clients import ClientRecord
 from .config import load_config
@@ -121,14 +123,17 @@ class FidesOAuth(Blueprint):
 def create_tables(app: Flask | None = None) -> None:
     """Create the library's tables where they are missing.
 
-    Call it inside an app context (or pass the app). Hosts that manage their
-    schema with Alembic list :data:`fides_oauth.metadata` instead.
+    Call it inside an app context (or pass the app). The schema is recorded
+    as the newest migration, so :func:`fides_oauth.migrate.upgrade` takes it
+    from there when a later release changes it.
     """
     if app is not None:
         with app.app_context():
             create_tables()
         return
     metadata.create_all(bind=current_state().engine())
+    if migrate.current() is None:
+        migrate.stamp()
 
 
 def drop_tables(app: Flask | None = None) -> None:
@@ -137,7 +142,10 @@ def drop_tables(app: Flask | None = None) -> None:
         with app.app_context():
             drop_tables()
         return
-    metadata.drop_all(bind=current_state().engine())
+    engine = current_state().engine()
+    metadata.drop_all(bind=engine)
+    with engine.begin() as connection:
+        connection.execute(text(f"DROP TABLE IF EXISTS {migrate.VERSION_TABLE}"))
 
 
 def rotate_signing_key(app: Flask | None = None) -> str:

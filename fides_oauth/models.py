@@ -17,6 +17,7 @@ from sqlalchemy import Integer
 from sqlalchemy import MetaData
 from sqlalchemy import String
 from sqlalchemy import Text
+from sqlalchemy import text
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
@@ -74,7 +75,9 @@ class OAuthClient(Base):
     )
     #: Raised to revoke every token issued before; tokens carry the value
     #: they were issued under (claim ``gen``) and must match it.
-    token_generation: Mapped[int] = mapped_column(Integer, default=0)
+    token_generation: Mapped[int] = mapped_column(
+        Integer, default=0, server_default=text("0")
+    )
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, index=True
     )

@@ -40,7 +40,13 @@ def _full_flow(oauth: OAuth) -> list[str]:
     created = oauth.create_client(["rule:read", "policy:read"], headers=headers)
     cid = created["client_id"]
     seen.append(created["client_secret"])
-    seen.append(oauth.token(cid, created["client_secret"]))
+    client_token = oauth.token(cid, created["client_secret"])
+    seen.append(client_token)
+    http.post(
+        "/api/v1/oauth/revoke",
+        data={"token": client_token},
+        headers=basic(cid, created["client_secret"]),
+    )
     http.put(f"/api/v1/oauth/client/{cid}", json={"name": "renamed"}, headers=headers)
     http.put(f"/api/v1/oauth/client/{cid}/scope", json=["rule:read"], headers=headers)
     rotated = http.post(

@@ -1,0 +1,74 @@
+"""Schema migrations of the library's own tables, on Alembic.
+
+The scripts live in ``fides_oauth/migrations`` and record their version in
+``fides_oauth_alembic_version``, apart from any Alembic history of the
+host's, so a host upgrades the library's tables in place with
+:func:`upgrade` (or ``flask fides-oauth db upgrade``) whatever it uses for
+its own models.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from flask import Flask
+from sqlalchemy.engine import Connection
+
+from .state import current_state
+
+__all__ = ["VERSION_TABLE", "current", "downgrade", "stamp", "upgrade"]
+
+VERSION_TABLE = "fides_oauth_alembic_version"
+_SCRIPTS = Path(__file__).resolve().parent / "migrations"
+
+
+def _config(connection: Connection) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(_SCRIPTS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def upgrade(app: Flask | None = None, revision: str = "head") -> None:
+    """Bring the library's tables up to ``revision`` (the newest by default)."""
+    if app is not None:
+        with app.app_context():
+            return upgrade(revision=revision)
+    with current_state().engine().begin() as connection:
+        command.upgrade(_config(connection), revision)
+    return None
+
+
+def downgrade(revision: str, app: Flask | None = None) -> None:
+    """Take the library's tables back to ``revision`` ("base": none at all)."""
+    if app is not None:
+        with app.app_context():
+            return downgrade(revision)
+    with current_state().engine().begin() as connection:
+        command.downgrade(_config(connection), revision)
+    return None
+
+
+def stamp(app: Flask | None = None, revision: str = "head") -> None:
+    """Record ``revision`` as applied without running anything."""
+    if app is not None:
+        with app.app_context():
+            return stamp(revision=revision)
+    with current_state().engine().begin() as connection:
+        command.stamp(_config(connection), revision)
+    return None
+
+
+def current(app: Flask | None = None) -> str | None:
+    """The revision the database is at; None if never migrated."""
+    if app is not None:
+        with app.app_context():
+            return current()
+    with current_state().engine().connect() as connection:
+        context = MigrationContext.configure(
+            connection, opts={"version_table": VERSION_TABLE}
+        )
+        return context.get_current_revision()

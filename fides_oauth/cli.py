@@ -22,8 +22,8 @@ from flask import Blueprint
 from sqlalchemy.exc import SQLAlchemyError
 
 from . import audit
-from . import migrate
 from . import clients
+from . import migrate
 from .errors import NotFoundError
 from .models import OAuthClient
 from .state import OAuthState

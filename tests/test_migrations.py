@@ -30,8 +30,10 @@ def _diff(app: Any) -> list[Any]:
             opts={
                 "include_name": lambda name, type_, parent: (
                     type_ != "table"
-                    or str(name).startswith("fides_oauth_")
-                    and name != migrate.VERSION_TABLE
+                    or (
+                        str(name).startswith("fides_oauth_")
+                        and name != migrate.VERSION_TABLE
+                    )
                 )
             },
         )

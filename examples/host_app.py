@@ -100,6 +100,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             "DATABASE_URL",
             "sqlite:///" + os.path.join(app.instance_path, "fides_oauth.sqlite"),
         ),
+        # Check pooled connections before use, so the app recovers by itself
+        # when the database comes back after an outage.
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
     )
     if test_config:
         app.config.update(test_config)

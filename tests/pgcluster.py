@@ -3,6 +3,7 @@ folder, pg_ctl start on a free port, stop and start it at will."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -87,8 +88,6 @@ class PrivateCluster:
         raise TimeoutError("the private cluster did not come up")
 
     def destroy(self) -> None:
-        try:
-            self.stop()
-        except subprocess.CalledProcessError:
-            pass  # already stopped
+        with contextlib.suppress(subprocess.CalledProcessError):
+            self.stop()  # unless already stopped
         shutil.rmtree(self.folder, ignore_errors=True)

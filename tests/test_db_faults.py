@@ -100,9 +100,7 @@ def test_outage_answers_503_writes_nothing_and_recovers(
     # Nothing half-written during the outage: exactly the two clients made
     # while the database was up, and the first one's secret was not rotated.
     assert _count(cluster.url) == 2
-    print(
-        f"outage {outage:.2f}s ({refused} requests answered 503), recovery {recovery:.2f}s"
-    )
+    print(f"outage {outage:.2f}s, {refused} requests got 503, recovery {recovery:.2f}s")
 
 
 def test_failure_during_commit_returns_no_secret(

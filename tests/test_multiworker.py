@@ -30,8 +30,8 @@ from tests.conftest import ROOT_ID
 from tests.conftest import ROOT_SECRET
 
 WORKERS = 3
-MAX_REQUESTS_PER_CHECK = 60
-BATCH = 6
+MAX_REQUESTS_PER_CHECK = 240
+BATCH = 12
 ROOT_DIR = Path(__file__).resolve().parent.parent
 
 pytest.importorskip("gunicorn")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from .extension import FidesOAuth
 from .extension import create_tables
 from .extension import drop_tables
+from .extension import prune
 from .extension import rotate_signing_key
 from .models import metadata
 from .protect import AuthenticatedClient
@@ -23,6 +24,7 @@ __all__ = [
     "current_client",
     "drop_tables",
     "metadata",
+    "prune",
     "require_scopes",
     "rotate_signing_key",
 ]

@@ -238,6 +238,18 @@ def register_commands(bp: Blueprint) -> None:
             raise click.ClickException(str(error)) from None
         click.echo(f"New signing key: {kid}")
 
+    @cli.command("prune")
+    @_fail_cleanly
+    def prune_command() -> None:
+        """Delete expired revocations and passed failure windows."""
+        from .extension import prune
+
+        deleted = prune()
+        click.echo(
+            f"Deleted {deleted['revoked_tokens']} revoked-token entries and "
+            f"{deleted['auth_failures']} failure counts."
+        )
+
     @cli.group("db")
     def db() -> None:
         """Migrations of the library's tables (their own Alembic history)."""

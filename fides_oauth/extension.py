@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from collections.abc import Iterable
 
 from flask import Blueprint
 from flask import Flask
 from flask.blueprints import BlueprintSetupState
+from sqlalchemy import delete
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -21,6 +23,7 @@ from .hashing import SecretHasher
 from .keys import KeyStore
 from .keys import load_pem_key
 from .limits import FailureLimiter
+from .models import RevokedToken
 from .models import metadata
 from .protect import BearerProtector
 from .scopes import ScopeRegistry
@@ -30,7 +33,13 @@ from .state import OAuthState
 from .state import current_state
 from .views import register_routes
 
-__all__ = ["FidesOAuth", "create_tables", "drop_tables", "rotate_signing_key"]
+__all__ = [
+    "FidesOAuth",
+    "create_tables",
+    "drop_tables",
+    "prune",
+    "rotate_signing_key",
+]
 
 
 class FidesOAuth(Blueprint):
@@ -159,3 +168,24 @@ def rotate_signing_key(app: Flask | None = None) -> str:
         with app.app_context():
             return rotate_signing_key()
     return current_state().keys.rotate()
+
+
+def prune(app: Flask | None = None) -> dict[str, int]:
+    """Delete what has outlived its use: revocations of tokens that have
+    expired anyway, and failure counts whose window has passed.
+
+    Both are also pruned as the library goes (on each revocation, and every
+    few dozen failed authentications); this is for a periodic job or
+    ``flask fides-oauth prune``. Returns the rows deleted per table.
+    """
+    if app is not None:
+        with app.app_context():
+            return prune()
+    state = current_state()
+    now = time.time()
+    with state.engine().begin() as connection:
+        revoked = connection.execute(
+            delete(RevokedToken).where(RevokedToken.expires_at < now)
+        ).rowcount
+        failures = state.limiter.prune(connection, now)
+    return {"revoked_tokens": int(revoked or 0), "auth_failures": failures}

@@ -90,13 +90,16 @@ def _client_properties() -> dict[str, Schema]:
 
 
 def _object(
-    properties: dict[str, Schema], required: list[str] | None = None, **extra: Any
+    properties: dict[str, Schema],
+    required: list[str] | None = None,
+    *,
+    closed: bool = True,
+    **extra: Any,
 ) -> Schema:
-    schema: Schema = {
-        "type": "object",
-        "properties": properties,
-        "additionalProperties": False,
-    }
+    """An object schema; ``closed``: no properties beyond those listed."""
+    schema: Schema = {"type": "object", "properties": properties}
+    if closed:
+        schema["additionalProperties"] = False
     if required:
         schema["required"] = required
     schema.update(extra)
@@ -230,7 +233,8 @@ def _schemas(state: OAuthState) -> dict[str, Schema]:
                     "minimum": 0,
                     "maximum": state.config.max_rotation_grace,
                     "default": 0,
-                    "description": "How long the replaced secret keeps working.",
+                    "description": "How long the replaced secret keeps working, "
+                    "in seconds: a JSON integer (60, not 60.0).",
                 },
                 "revoke_tokens": {
                     "type": "boolean",
@@ -254,8 +258,10 @@ def _schemas(state: OAuthState) -> dict[str, Schema]:
                 "client_id": {"type": "string"},
                 "client_secret": {"type": "string"},
             },
+            closed=False,  # RFC 6749 §3.2: unknown parameters are ignored
             description="Credentials either here (client_secret_post) or in "
-            "HTTP Basic (client_secret_basic), not both.",
+            "HTTP Basic (client_secret_basic), not both. Other parameters are "
+            "ignored.",
         ),
         "TokenResponse": _object(
             {
@@ -280,7 +286,9 @@ def _schemas(state: OAuthState) -> dict[str, Schema]:
                 "client_secret": {"type": "string"},
             },
             ["token"],
-            description="Client credentials here or in HTTP Basic.",
+            closed=False,  # RFC 7009 / RFC 7662: unknown parameters are ignored
+            description="Client credentials here or in HTTP Basic. Other "
+            "parameters are ignored.",
         ),
         "RevocationResponse": {"type": "object", "maxProperties": 0},
         "IntrospectionResponse": {

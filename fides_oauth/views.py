@@ -32,6 +32,7 @@ from .errors import TemporarilyUnavailableError
 from .errors import UnsupportedMediaTypeError
 from .errors import render
 from .models import OAuthClient
+from .openapi import build_openapi
 from .protect import current_client
 from .protect import require_scopes
 from .scopes import CLIENT_CREATE
@@ -254,6 +255,11 @@ def list_scopes() -> Response:
     return jsonify(current_state().registry.sorted())
 
 
+def openapi_document() -> Response:
+    """The OpenAPI 3.1 description of these routes, as this app serves them."""
+    return jsonify(build_openapi(current_state()))
+
+
 def not_found(rest: str) -> Response:
     raise NotFoundError("No such route.")
 
@@ -290,6 +296,7 @@ _ROUTES: list[tuple[str, str, Callable[..., Response], tuple[str, ...]]] = [
         ("PUT",),
     ),
     ("/oauth/scope", "list_scopes", list_scopes, ("GET",)),
+    ("/oauth/openapi.json", "openapi", openapi_document, ("GET",)),
 ]
 
 
@@ -346,7 +353,7 @@ def register_routes(bp: Blueprint) -> None:
         others = [m for m in _METHODS if m not in allowed]
         name = "method_not_allowed_" + rule.strip("/").replace("/", "_").replace(
             "<", ""
-        ).replace(">", "")
+        ).replace(">", "").replace(".", "_")  # Flask: no dots in endpoints
         bp.add_url_rule(
             rule, name, _method_not_allowed(tuple(sorted(allowed))), methods=others
         )

@@ -103,7 +103,7 @@ def register_commands(bp: Blueprint) -> None:
             created_by=ACTOR,
             reserved_ids=[state.root.client_id],
         )
-        state.session().commit()
+        state.commit(invalidates_tokens=False)
         _emit("client_created", client)
         click.echo(f"client_id: {client.id}")
         click.echo(f"client_secret: {secret}")
@@ -165,7 +165,7 @@ def register_commands(bp: Blueprint) -> None:
         wanted = clients.parse_scopes(list(scopes), state.registry)
         client = _stored(state, client_id)
         client.scopes = wanted
-        state.session().commit()
+        state.commit()
         _emit("client_scopes_changed", client)
         click.echo(" ".join(client.scopes) or "(no scopes)")
 
@@ -190,7 +190,7 @@ def register_commands(bp: Blueprint) -> None:
         )
         client = _stored(state, client_id)
         secret = clients.rotate_secret(state.hasher, client, rotation, time.time())
-        state.session().commit()
+        state.commit()
         _emit("client_secret_rotated", client)
         if revoke_tokens:
             _emit("client_tokens_revoked", client)
@@ -208,7 +208,7 @@ def register_commands(bp: Blueprint) -> None:
         state = current_state()
         client = _stored(state, client_id)
         clients.revoke_tokens(client)
-        state.session().commit()
+        state.commit()
         _emit("client_tokens_revoked", client)
         click.echo(f"Revoked every token of {client.id}.")
 
@@ -224,7 +224,7 @@ def register_commands(bp: Blueprint) -> None:
             raise click.ClickException("not deleted")
         scopes = list(client.scopes)
         state.session().delete(client)
-        state.session().commit()
+        state.commit()
         _emit("client_deleted", client, scopes=scopes)
         click.echo(f"Deleted {client.id}.")
 

@@ -37,6 +37,10 @@ DEFAULTS: Mapping[str, Any] = {
     # address, within the window before the token endpoint answers 429.
     "FIDES_OAUTH_AUTH_FAILURE_LIMIT": 10,
     "FIDES_OAUTH_AUTH_FAILURE_WINDOW_SECONDS": 60,
+    # Bounds of the per-process caches: verified tokens, and credentials
+    # already checked with bcrypt (entries, least recently used evicted).
+    "FIDES_OAUTH_TOKEN_CACHE_SIZE": 10_000,
+    "FIDES_OAUTH_CREDENTIAL_CACHE_SIZE": 1_024,
     # Serve RFC 8414 metadata at /.well-known/oauth-authorization-server.
     "FIDES_OAUTH_SERVER_METADATA": True,
     # Longest time a rotated-out secret may keep working.
@@ -62,6 +66,8 @@ class OAuthConfig:
     auth_failure_window: int  # seconds
     max_rotation_grace: int  # seconds
     server_metadata: bool = True
+    token_cache_size: int = 10_000
+    credential_cache_size: int = 1_024
 
     def __repr__(self) -> str:
         # The signing key is a secret: never show it.
@@ -167,5 +173,9 @@ def load_config(config: Mapping[str, Any]) -> tuple[OAuthConfig, str]:
             config, "FIDES_OAUTH_MAX_ROTATION_GRACE_SECONDS", 0, 30 * 86400
         ),
         server_metadata=_bool(config, "FIDES_OAUTH_SERVER_METADATA"),
+        token_cache_size=_int(config, "FIDES_OAUTH_TOKEN_CACHE_SIZE", 0, 10**7),
+        credential_cache_size=_int(
+            config, "FIDES_OAUTH_CREDENTIAL_CACHE_SIZE", 0, 10**6
+        ),
     )
     return settings, root_secret

@@ -92,7 +92,7 @@ class RevocationEndpoint(_RevocationEndpoint):  # type: ignore[misc]
             delete(RevokedToken).where(RevokedToken.expires_at < time.time())
         )
         try:
-            session.commit()
+            self._state.commit()
         except IntegrityError:  # revoked concurrently: the same outcome
             session.rollback()
         audit.emit(

@@ -10,10 +10,15 @@ from flask import Blueprint
 from flask import Flask
 from flask.blueprints import BlueprintSetupState
 from sqlalchemy import delete
+from sqlalchemy import insert
+from sqlalchemy import select
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from . import migrate
+from .cache import Credentials
+from .cache import StoreReader
+from .cache import VerifiedTokens
 from .cli import register_commands
 from .clients import ClientRecord
 from .config import load_config
@@ -23,6 +28,7 @@ from .hashing import SecretHasher
 from .keys import KeyStore
 from .keys import load_pem_key
 from .limits import FailureLimiter
+from .models import ChangeCounter
 from .models import RevokedToken
 from .models import metadata
 from .protect import BearerProtector
@@ -112,6 +118,9 @@ class FidesOAuth(Blueprint):
         state.keys = KeyStore(
             signing_key, state.engine, retention=settings.access_token_expires_in
         )
+        state.reader = StoreReader(state.engine)
+        state.verified = VerifiedTokens(settings.token_cache_size)
+        state.credentials = Credentials(settings.credential_cache_size)
         state.limiter = FailureLimiter(
             settings.auth_failure_limit, settings.auth_failure_window, state.engine
         )
@@ -140,7 +149,11 @@ def create_tables(app: Flask | None = None) -> None:
         with app.app_context():
             create_tables()
         return
-    metadata.create_all(bind=current_state().engine())
+    engine = current_state().engine()
+    metadata.create_all(bind=engine)
+    with engine.begin() as connection:
+        if connection.scalar(select(ChangeCounter.id)) is None:
+            connection.execute(insert(ChangeCounter).values(id=1, counter=0))
     if migrate.current() is None:
         migrate.stamp()
 

@@ -14,12 +14,13 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from flask import Flask
 from sqlalchemy.engine import Connection
 
 from .state import current_state
 
-__all__ = ["VERSION_TABLE", "current", "downgrade", "stamp", "upgrade"]
+__all__ = ["VERSION_TABLE", "current", "downgrade", "head", "stamp", "upgrade"]
 
 VERSION_TABLE = "fides_oauth_alembic_version"
 _SCRIPTS = Path(__file__).resolve().parent / "migrations"
@@ -30,6 +31,13 @@ def _config(connection: Connection) -> Config:
     config.set_main_option("script_location", str(_SCRIPTS))
     config.attributes["connection"] = connection
     return config
+
+
+def head() -> str:
+    """The newest revision this release ships."""
+    config = Config()
+    config.set_main_option("script_location", str(_SCRIPTS))
+    return str(ScriptDirectory.from_config(config).get_current_head())
 
 
 def upgrade(app: Flask | None = None, revision: str = "head") -> None:

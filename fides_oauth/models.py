@@ -11,6 +11,7 @@ from datetime import datetime
 from datetime import timezone
 
 from sqlalchemy import JSON
+from sqlalchemy import BigInteger
 from sqlalchemy import DateTime
 from sqlalchemy import Float
 from sqlalchemy import Integer
@@ -25,6 +26,7 @@ from sqlalchemy.orm import mapped_column
 __all__ = [
     "AuthFailure",
     "Base",
+    "ChangeCounter",
     "OAuthClient",
     "RevokedToken",
     "SigningKey",
@@ -148,3 +150,22 @@ class RevokedToken(Base):
 
     def __repr__(self) -> str:
         return f"<RevokedToken {self.jti}>"
+
+
+class ChangeCounter(Base):
+    """One row whose counter rises with every change that can invalidate an
+    issued token (scopes, deletion, revocation, rotation).
+
+    Each process caches verified tokens tagged with the counter it read
+    before verifying them; reading the counter is one primary-key lookup
+    per request, so a change committed by any worker is honoured on the
+    next request everywhere without reloading the client.
+    """
+
+    __tablename__ = "fides_oauth_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    counter: Mapped[int] = mapped_column(BigInteger, default=0)
+
+    def __repr__(self) -> str:
+        return f"<ChangeCounter {self.counter}>"

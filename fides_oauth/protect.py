@@ -18,11 +18,13 @@ from typing import TypeVar
 from typing import cast
 
 from authlib.integrations.flask_oauth2 import ResourceProtector
+from authlib.integrations.flask_oauth2.signals import token_authenticated
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749.errors import MissingAuthorizationError
 from authlib.oauth2.rfc6750 import BearerTokenValidator
 from flask import abort
 from flask import g
+from flask import request
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.local import LocalProxy
 
@@ -96,6 +98,15 @@ class TokenValidator(BearerTokenValidator):  # type: ignore[misc]
         )
 
 
+class _HeadersOnly:
+    """What Authlib's bearer validation reads of a request."""
+
+    __slots__ = ("headers",)
+
+    def __init__(self, headers: Any) -> None:
+        self.headers = headers
+
+
 class BearerProtector(ResourceProtector):  # type: ignore[misc]
     """Authlib's Flask resource protector, answering with our renderer."""
 
@@ -112,6 +123,18 @@ class BearerProtector(ResourceProtector):  # type: ignore[misc]
 
     def raise_error_response(self, error: OAuth2Error) -> None:
         abort(render(error))
+
+    def acquire_token(
+        self, scopes: list[str] | None = None, **kwargs: Any
+    ) -> VerifiedToken:
+        """Authlib's flow, minus the request-URL building of its
+        ``FlaskJsonRequest``: bearer validation reads the headers only."""
+        token: VerifiedToken = self.validate_request(
+            scopes, _HeadersOnly(request.headers), **kwargs
+        )
+        token_authenticated.send(self, token=token)
+        g.authlib_server_oauth2_token = token
+        return token
 
     def authorize(self, scopes: tuple[str, ...]) -> AuthenticatedClient:
         """Check the request's bearer token for ``scopes`` (all of them)."""

@@ -178,12 +178,20 @@ def _credentials_check(
         audit.emit("authentication_failed", actor=client_id, outcome="rate_limited")
         raise TooManyAttemptsError(retry_after)
     client = state.find_client(client_id)
-    hasher = state.hasher
-    if hasher.verify(secret, client.secret_hash if client else None):
-        return client
-    previous = client.previous_secret_hash_at(time.time()) if client else None
-    if previous is not None and hasher.verify(secret, previous):
-        return client
+    now = time.time()
+    previous = client.previous_secret_hash_at(now) if client else None
+    if client is not None:
+        # Checked with bcrypt before, against a hash the client still has?
+        remembered = state.credentials.matched_hash(client_id, secret)
+        if remembered is not None and remembered in (client.secret_hash, previous):
+            return client
+    if client is None:
+        state.hasher.verify(secret, None)  # the same work as a wrong secret
+    else:
+        for stored in (client.secret_hash, previous):
+            if stored is not None and state.hasher.verify(secret, stored):
+                state.credentials.remember(client_id, secret, stored)
+                return client
     state.limiter.record(keys)
     audit.emit("authentication_failed", actor=client_id, outcome="invalid_client")
     return None

@@ -12,21 +12,29 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field
 from typing import TYPE_CHECKING
+from typing import Any
 
 from flask import current_app
 from flask import request
-from sqlalchemy import literal
+from sqlalchemy import bindparam
 from sqlalchemy import select
+from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from .cache import BoundedCache
+from .cache import Credentials
+from .cache import ReadFailed
+from .cache import StoreReader
+from .cache import VerifiedTokens
 from .clients import ClientRecord
 from .clients import is_client_id
 from .config import OAuthConfig
 from .hashing import SecretHasher
 from .keys import KeyStore
 from .limits import FailureLimiter
+from .models import ChangeCounter
 from .models import OAuthClient
 from .models import RevokedToken
 from .scopes import ScopeRegistry
@@ -39,6 +47,23 @@ __all__ = ["EXTENSION_KEY", "OAuthState", "current_state"]
 
 EXTENSION_KEY = "fides_oauth"
 
+_REVOKED = select(RevokedToken.jti).where(RevokedToken.jti == bindparam("jti")).exists()
+#: Everything a token check or a client authentication needs, in one query.
+_CLIENT_LOOKUP = select(
+    OAuthClient.secret_hash,
+    OAuthClient.scopes,
+    OAuthClient.previous_secret_hash,
+    OAuthClient.previous_secret_expires_at,
+    OAuthClient.token_generation,
+    _REVOKED.label("revoked"),
+).where(OAuthClient.id == bindparam("id"))
+_ROOT_LOOKUP = select(_REVOKED.label("revoked"))
+_BUMP = (
+    update(ChangeCounter)
+    .where(ChangeCounter.id == 1)
+    .values(counter=ChangeCounter.counter + 1)
+)
+
 
 @dataclass(eq=False)
 class OAuthState:
@@ -50,6 +75,12 @@ class OAuthState:
     url_prefix: str
     blueprint_name: str
     keys: KeyStore = field(init=False)
+    _issuers: BoundedCache[tuple[Any, ...], str] = field(
+        init=False, default_factory=lambda: BoundedCache(64)
+    )
+    reader: StoreReader = field(init=False)
+    verified: VerifiedTokens = field(init=False)
+    credentials: Credentials = field(init=False)
     limiter: FailureLimiter = field(init=False)
     server: AuthorizationServer = field(init=False)
     protector: BearerProtector = field(init=False)
@@ -59,6 +90,15 @@ class OAuthState:
 
     def session(self) -> Session:
         return self.session_factory()
+
+    def commit(self, invalidates_tokens: bool = True) -> None:
+        """Commit the request's writes; when they may invalidate issued
+        tokens, raise the change counter in the same transaction, so every
+        process's token cache lets go of them."""
+        session = self.session()
+        if invalidates_tokens:
+            session.execute(_BUMP)
+        session.commit()
 
     def rollback(self) -> None:
         """Undo the request's writes; quietly, as the database may be gone."""
@@ -72,11 +112,23 @@ class OAuthState:
         return bind
 
     def issuer(self) -> str:
-        """The ``iss`` of tokens: configured, or this request's host URL
-        plus the blueprint's prefix."""
+        """The ``iss`` of tokens: configured, or this request's root URL
+        plus the blueprint's prefix (worked out once per request)."""
         if self.config.issuer:
             return self.config.issuer
-        return request.host_url.rstrip("/") + self.url_prefix
+        environ = request.environ
+        key = (
+            environ.get("wsgi.url_scheme"),
+            environ.get("HTTP_HOST"),
+            environ.get("SERVER_NAME"),
+            environ.get("SERVER_PORT"),
+            environ.get("SCRIPT_NAME"),
+        )
+        derived = self._issuers.get(key)
+        if derived is None:  # werkzeug works the URL out, once per host
+            derived = request.root_url.rstrip("/") + self.url_prefix
+            self._issuers.put(key, derived)
+        return derived
 
     def audience(self) -> str:
         return self.config.audience or self.issuer()
@@ -102,41 +154,34 @@ class OAuthState:
     def _lookup(
         self, client_id: str, jti: str | None
     ) -> tuple[ClientRecord, bool] | None:
-        revoked = (
-            select(RevokedToken.jti).where(RevokedToken.jti == jti).exists()
-            if jti is not None
-            else literal(False)
-        )
+        params = {"id": client_id, "jti": jti or ""}
         if self.is_root(client_id):
             if jti is None:
                 return self.root, False
-            return self.root, bool(self.session().scalar(select(revoked)))
+            row = self._fetch(_ROOT_LOOKUP, params)
+            return self.root, bool(row and row[0])
         if not is_client_id(client_id):
             return None
-        row = (
-            self.session()
-            .execute(
-                select(
-                    OAuthClient.secret_hash,
-                    OAuthClient.scopes,
-                    OAuthClient.previous_secret_hash,
-                    OAuthClient.previous_secret_expires_at,
-                    OAuthClient.token_generation,
-                    revoked.label("revoked"),
-                ).where(OAuthClient.id == client_id)
-            )
-            .first()
-        )
+        row = self._fetch(_CLIENT_LOOKUP, params)
         if row is None:
             return None
-        return ClientRecord(
+        secret_hash, scopes, previous, previous_expires, generation, revoked = row
+        record = ClientRecord(
             client_id,
-            row.secret_hash,
-            frozenset(row.scopes),
-            previous_secret_hash=row.previous_secret_hash,
-            previous_secret_expires_at=row.previous_secret_expires_at,
-            token_generation=row.token_generation,
-        ), bool(row.revoked)
+            secret_hash,
+            frozenset(scopes),
+            previous_secret_hash=previous,
+            previous_secret_expires_at=previous_expires,
+            token_generation=generation,
+        )
+        return record, bool(revoked)
+
+    def _fetch(self, statement: Any, params: dict[str, Any]) -> Any:
+        try:
+            return self.reader.fetch_one(statement, params)
+        except ReadFailed:
+            # The session's own error (503) or answer, the slow way.
+            return self.session().execute(statement, params).first()
 
 
 def current_state() -> OAuthState:

@@ -10,6 +10,7 @@ scopes are its own scopes intersected with the client's current ones.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from typing import Any
@@ -52,6 +53,7 @@ def invalid_token(description: str | None = None) -> InvalidTokenError:
 
 def decode_token(state: OAuthState, token_string: str) -> dict[str, Any]:
     """The claims of a token this app signed and that has not expired."""
+    issuer, audience = state.issuer(), state.audience()
     if not isinstance(token_string, str) or len(token_string) > MAX_TOKEN_LENGTH:
         raise invalid_token()
     try:
@@ -74,8 +76,8 @@ def decode_token(state: OAuthState, token_string: str) -> dict[str, Any]:
         token.claims,
         token.header,
         {
-            "iss": {"essential": True, "value": state.issuer()},
-            "aud": {"essential": True, "value": state.audience()},
+            "iss": {"essential": True, "value": issuer},
+            "aud": {"essential": True, "value": audience},
             "exp": {"essential": True},
             "iat": {"essential": True},
             "sub": {"essential": True},
@@ -98,7 +100,25 @@ def decode_token(state: OAuthState, token_string: str) -> dict[str, Any]:
 
 
 def verify_token(state: OAuthState, token_string: str) -> VerifiedToken:
-    """Decode, then check the token against its client as it is now."""
+    """Decode, then check the token against its client as it is now.
+
+    A token this process verified before, with no change committed to the
+    store since (the change counter stands), is answered from memory.
+    """
+    counter = state.reader.counter()
+    key = (token_string, state.issuer(), state.audience())
+    if counter is not None:
+        remembered = state.verified.get(key, counter, time.time())
+        if remembered is not None:
+            return remembered  # type: ignore[no-any-return]
+    verified = _verify_fully(state, token_string)
+    if counter is not None:
+        expires_at = float(verified.claims["exp"])
+        state.verified.put(key, counter, expires_at, verified)
+    return verified
+
+
+def _verify_fully(state: OAuthState, token_string: str) -> VerifiedToken:
     claims = decode_token(state, token_string)
     found = state.client_for_token(claims["client_id"], claims["jti"])
     if found is None:

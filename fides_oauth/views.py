@@ -86,11 +86,6 @@ def _stored_client(state: OAuthState, client_id: str) -> OAuthClient:
     return client
 
 
-def _commit(state: OAuthState) -> None:
-    # A failing commit raises SQLAlchemyError, whose handler rolls back.
-    state.session().commit()
-
-
 # -- routes ------------------------------------------------------------------
 
 
@@ -124,7 +119,7 @@ def create_client() -> Response:
         created_by=current_client.client_id,
         reserved_ids=[state.root.client_id],
     )
-    _commit(state)
+    state.commit(invalidates_tokens=False)
     _audit("client_created", client)
     return jsonify({"client_id": client.id, "client_secret": secret} | _public(client))
 
@@ -174,7 +169,7 @@ def update_client(client_id: str) -> Response:
         client.name = changes.name
     if changes.changes_description:
         client.description = changes.description
-    _commit(state)
+    state.commit()
     _audit("client_updated", client)
     return jsonify(clients.serialize_client(client))
 
@@ -190,7 +185,7 @@ def rotate_secret(client_id: str) -> Response:
         current_client.scopes, client.scopes, "rotate the secret of this client"
     )
     secret = clients.rotate_secret(state.hasher, client, rotation, time.time())
-    _commit(state)
+    state.commit()
     _audit("client_secret_rotated", client)
     if rotation.revoke_tokens:
         _audit("client_tokens_revoked", client)
@@ -214,7 +209,7 @@ def revoke_client_tokens(client_id: str) -> Response:
         current_client.scopes, client.scopes, "revoke the tokens of this client"
     )
     clients.revoke_tokens(client)
-    _commit(state)
+    state.commit()
     _audit("client_tokens_revoked", client)
     return jsonify({"client_id": client.id, "tokens_revoked": True})
 
@@ -233,7 +228,7 @@ def set_client_scopes(client_id: str) -> Response:
     clients.ensure_holds(current_client.scopes, client.scopes, "change this client")
     clients.ensure_holds(current_client.scopes, scopes, "grant those scopes")
     client.scopes = scopes
-    _commit(state)
+    state.commit()
     _audit("client_scopes_changed", client)
     return jsonify(list(client.scopes))
 
@@ -245,7 +240,7 @@ def delete_client(client_id: str) -> Response:
     clients.ensure_holds(current_client.scopes, client.scopes, "delete this client")
     target_scopes = list(client.scopes)
     state.session().delete(client)
-    _commit(state)
+    state.commit()
     _audit("client_deleted", client, scopes=target_scopes)
     return Response(status=204)
 

@@ -47,13 +47,13 @@ from sqlalchemy.orm import mapped_column
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from examples.host_app import create_app  # noqa: E402
-from examples.host_app import db  # noqa: E402
-from fides_oauth.clients import ClientRecord  # noqa: E402
-from fides_oauth.models import AuthFailure  # noqa: E402
-from fides_oauth.models import OAuthClient  # noqa: E402
-from fides_oauth.models import RevokedToken  # noqa: E402
-from fides_oauth.tokens import verify_token  # noqa: E402
+from examples.host_app import create_app
+from examples.host_app import db
+from fides_oauth.clients import ClientRecord
+from fides_oauth.models import AuthFailure
+from fides_oauth.models import OAuthClient
+from fides_oauth.models import RevokedToken
+from fides_oauth.tokens import verify_token
 
 ROOT_ID = "bench-root"
 ROOT_SECRET = "bench-root-secret-0123456789"

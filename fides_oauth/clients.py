@@ -38,6 +38,7 @@ from .scopes import normalize_scopes
 __all__ = [
     "DEFAULT_PAGE_SIZE",
     "MAX_PAGE_SIZE",
+    "NO_BODY",
     "ClientChanges",
     "ClientRecord",
     "ClientSpec",
@@ -303,9 +304,14 @@ class Rotation:
     revoke_tokens: bool = False
 
 
+#: What a request without a body parses to (JSON ``null`` is a body).
+NO_BODY: Any = object()
+
+
 def parse_rotation_body(data: Any, max_grace: int) -> Rotation:
-    """``{"grace_seconds": N, "revoke_tokens": bool}``, both optional."""
-    if data is None:
+    """``{"grace_seconds": N, "revoke_tokens": bool}``, both optional; no
+    body at all (:data:`NO_BODY`) rotates at once."""
+    if data is NO_BODY:
         return Rotation()
     if not isinstance(data, dict):
         raise UnprocessableError(

@@ -61,9 +61,9 @@ def _json_body() -> Any:
 
 
 def _optional_json_body() -> Any:
-    """The JSON body, or None when the request has no body at all."""
+    """The JSON body, or ``clients.NO_BODY`` when the request has none."""
     if not request.content_length and not request.headers.get("Transfer-Encoding"):
-        return None
+        return clients.NO_BODY
     return _json_body()
 
 
@@ -302,6 +302,23 @@ def _method_not_allowed(allowed: tuple[str, ...]) -> Callable[..., Response]:
     return view
 
 
+#: Per endpoint, the methods its path really serves (the 405 fallbacks share
+#: the path, so Flask's automatic OPTIONS answer would list theirs too).
+_SERVED: dict[str, frozenset[str]] = {}
+for _rule, _endpoint, _view, _methods in _ROUTES:
+    _SERVED[_rule] = _SERVED.get(_rule, frozenset()) | frozenset(_methods)
+
+
+def _allow_served_methods(response: Response) -> Response:
+    rule = request.url_rule
+    if request.method == "OPTIONS" and rule is not None:
+        served = _SERVED.get(rule.rule[len(current_state().url_prefix) :])
+        if served:
+            extra = {"OPTIONS", "HEAD"} if "GET" in served else {"OPTIONS"}
+            response.headers["Allow"] = ", ".join(sorted(served | extra))
+    return response
+
+
 def _limit_body() -> None:
     # Set before anything reads the body, so Werkzeug stops reading (413)
     # as soon as the limit is passed, form and JSON alike.
@@ -356,6 +373,7 @@ def register_routes(bp: Blueprint) -> None:
         "/oauth/<path:rest>", "not_found", not_found, methods=list(_METHODS)
     )
     bp.before_request(_limit_body)
+    bp.after_request(_allow_served_methods)
     bp.register_error_handler(OAuth2Error, _render_oauth_error)
     bp.register_error_handler(HTTPException, _render_http_error)
     bp.register_error_handler(SQLAlchemyError, _render_database_error)

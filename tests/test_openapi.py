@@ -220,29 +220,15 @@ def test_rate_limit_and_storage_failures_are_documented(
     _conforms(schema, token_url, "POST", failed)
 
 
-# -- library bugs the Schemathesis run turned up -------------------------------
+# -- bugs the Schemathesis run turned up, fixed --------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="library bug: the blueprint's 405 fallback rules share each route's "
-    "path, so Flask's automatic OPTIONS answer advertises in Allow every "
-    "method, the ones that answer 405 included (the 405 answer's own Allow is "
-    "right)",
-)
 def test_options_advertises_only_the_methods_served(client: FlaskClient) -> None:
     response = client.options(PREFIX + "/oauth/token")
     allowed = {m.strip() for m in response.headers["Allow"].split(",")}
     assert allowed - {"OPTIONS"} == {"POST"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="library bug: a JSON null body to POST /oauth/client/<id>/secret is "
-    "taken for no body, and the secret is rotated, though the answer to any "
-    "other non-object body says it must be a JSON object (contract 6: bad "
-    "input changes nothing)",
-)
 def test_rotation_refuses_a_null_body(client: FlaskClient, oauth: OAuth) -> None:
     created = oauth.create_client(["policy:read"])
     before = oauth.snapshot()

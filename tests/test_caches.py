@@ -1,0 +1,229 @@
+"""The per-process caches: bounded, and never wrong.
+
+A reused token is answered from memory only while no change has been
+committed since; a credential skips bcrypt only while the client still has
+the hash it matched; every cache has a bound.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import bcrypt
+import pytest
+
+from fides_oauth import state as state_module
+from fides_oauth.cache import BoundedCache
+from fides_oauth.cache import Credentials
+from tests.conftest import ROOT_ID
+from tests.conftest import ROOT_SECRET
+from tests.conftest import OAuth
+from tests.conftest import basic
+
+
+@pytest.fixture
+def checks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    calls: list[int] = []
+    real = bcrypt.checkpw
+
+    def counting(password: bytes, hashed: bytes) -> bool:
+        calls.append(1)
+        return real(password, hashed)
+
+    monkeypatch.setattr("fides_oauth.hashing.bcrypt.checkpw", counting)
+    return calls
+
+
+@pytest.fixture
+def slow_path(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts full verifications (signature check and client reload)."""
+    import fides_oauth.tokens as tokens
+
+    calls: list[int] = []
+    real = tokens._verify_fully
+
+    def counting(state: Any, token: str) -> Any:
+        calls.append(1)
+        return real(state, token)
+
+    monkeypatch.setattr(tokens, "_verify_fully", counting)
+    return calls
+
+
+def test_bounded_cache_evicts_the_least_recently_used() -> None:
+    cache: BoundedCache[int, int] = BoundedCache(3)
+    for n in range(3):
+        cache.put(n, n)
+    assert cache.get(0) == 0  # 0 is now the most recent
+    cache.put(3, 3)
+    assert cache.get(1) is None
+    assert [cache.get(n) for n in (0, 2, 3)] == [0, 2, 3]
+    assert len(cache) == 3
+
+
+def test_reused_token_skips_the_full_check(oauth: OAuth, slow_path: list[int]) -> None:
+    _, _, headers = oauth.client_with(["policy:read"])
+    slow_path.clear()
+    for _ in range(5):
+        assert oauth.http.get("/api/v1/policy", headers=headers).status_code == 200
+    assert len(slow_path) == 1
+
+
+@pytest.mark.parametrize(
+    "change", ["scope", "delete", "revoke", "revoke_tokens", "update"]
+)
+def test_any_committed_change_ends_the_cached_answer(
+    oauth: OAuth, slow_path: list[int], change: str
+) -> None:
+    client_id, secret, headers = oauth.client_with(["policy:read", "rule:read"])
+    assert oauth.http.get("/api/v1/policy", headers=headers).status_code == 200
+    root = oauth.root_headers()
+    token = headers["Authorization"].split()[1]
+    http = oauth.http
+    expected = 401
+    if change == "scope":
+        http.put(
+            f"/api/v1/oauth/client/{client_id}/scope", json=["rule:read"], headers=root
+        )
+        expected = 403
+    elif change == "delete":
+        http.delete(f"/api/v1/oauth/client/{client_id}", headers=root)
+    elif change == "revoke":
+        http.post(
+            "/api/v1/oauth/revoke",
+            data={"token": token},
+            headers=basic(client_id, secret),
+        )
+    elif change == "revoke_tokens":
+        http.post(f"/api/v1/oauth/client/{client_id}/revoke-tokens", headers=root)
+    else:
+        http.put(f"/api/v1/oauth/client/{client_id}", json={"scopes": []}, headers=root)
+        expected = 403
+    slow_path.clear()
+    assert http.get("/api/v1/policy", headers=headers).status_code == expected
+    assert slow_path == [1]
+
+
+def test_a_change_made_by_another_worker_ends_the_cached_answer(make_app: Any) -> None:
+    first, second = make_app(), make_app()  # two workers, one database
+    one, two = OAuth(first, first.test_client()), OAuth(second, second.test_client())
+    client_id, _, headers = one.client_with(["policy:read"])
+    assert two.http.get("/api/v1/policy", headers=headers).status_code == 200
+    one.http.put(
+        f"/api/v1/oauth/client/{client_id}/scope", json=[], headers=one.root_headers()
+    )
+    assert two.http.get("/api/v1/policy", headers=headers).status_code == 403
+
+
+def test_token_cache_is_bounded(make_app: Any) -> None:
+    app = make_app(FIDES_OAUTH_TOKEN_CACHE_SIZE=5)
+    oauth = OAuth(app, app.test_client())
+    client_id, secret, _ = oauth.client_with(["policy:read"])
+    for _ in range(12):
+        token = oauth.token(client_id, secret)
+        oauth.http.get("/api/v1/policy", headers={"Authorization": f"Bearer {token}"})
+    assert len(app.extensions["fides_oauth"].verified) == 5
+
+
+def test_bcrypt_runs_once_per_credential(oauth: OAuth, checks: list[int]) -> None:
+    created = oauth.create_client(["rule:read"])
+    checks.clear()
+    for _ in range(4):
+        oauth.token(created["client_id"], created["client_secret"])
+    assert len(checks) == 1
+
+
+def test_wrong_secrets_are_never_remembered(oauth: OAuth, checks: list[int]) -> None:
+    created = oauth.create_client(["rule:read"])
+    checks.clear()
+    for _ in range(3):
+        response = oauth.http.post(
+            "/api/v1/oauth/token",
+            data={"client_id": created["client_id"], "client_secret": "wrong"},
+        )
+        assert response.status_code == 401
+    assert len(checks) == 3  # each failure pays bcrypt
+
+
+def test_rotated_out_secret_is_not_accepted_from_memory(oauth: OAuth) -> None:
+    created = oauth.create_client(["rule:read"])
+    oauth.token(created["client_id"], created["client_secret"])  # remembered now
+    oauth.http.post(
+        f"/api/v1/oauth/client/{created['client_id']}/secret",
+        headers=oauth.root_headers(),
+    )
+    response = oauth.http.post(
+        "/api/v1/oauth/token",
+        data={
+            "client_id": created["client_id"],
+            "client_secret": created["client_secret"],
+        },
+    )
+    assert response.status_code == 401
+
+
+def test_deleted_client_is_not_accepted_from_memory(oauth: OAuth) -> None:
+    created = oauth.create_client(["rule:read"])
+    oauth.token(created["client_id"], created["client_secret"])
+    oauth.http.delete(
+        f"/api/v1/oauth/client/{created['client_id']}", headers=oauth.root_headers()
+    )
+    response = oauth.http.post(
+        "/api/v1/oauth/token",
+        data={
+            "client_id": created["client_id"],
+            "client_secret": created["client_secret"],
+        },
+    )
+    assert response.status_code == 401
+
+
+def test_credential_cache_keeps_no_plaintext_and_is_bounded() -> None:
+    cache = Credentials(size=2)
+    cache.remember("id-1", "secret-one", "$2b$hash1")
+    cache.remember("id-2", "secret-two", "$2b$hash2")
+    cache.remember("id-3", "secret-three", "$2b$hash3")
+    assert len(cache) == 2
+    assert cache.matched_hash("id-1", "secret-one") is None
+    assert cache.matched_hash("id-3", "secret-three") == "$2b$hash3"
+    assert cache.matched_hash("id-3", "secret-two") is None
+    stored = repr(cache._cache._data)
+    assert "secret" not in stored and "id-3" not in stored
+
+
+def test_credential_keys_differ_between_processes_state() -> None:
+    one, two = Credentials(), Credentials()
+    one.remember("id", "secret", "$2b$h")
+    assert two.matched_hash("id", "secret") is None
+
+
+def test_fast_reads_match_the_session(oauth: OAuth) -> None:
+    created = oauth.create_client(["rule:read", "policy:read"])
+    app = oauth.app
+    st = app.extensions["fides_oauth"]
+    with app.test_request_context():
+        fast = st.reader.fetch_one(
+            state_module._CLIENT_LOOKUP, {"id": created["client_id"], "jti": "nope"}
+        )
+        from examples.host_app import db
+
+        slow = db.session.execute(
+            state_module._CLIENT_LOOKUP, {"id": created["client_id"], "jti": "nope"}
+        ).first()
+        db.session.remove()
+        assert fast is not None and slow is not None
+        assert tuple(fast) == tuple(slow)
+        assert sorted(fast[1]) == ["policy:read", "rule:read"]
+        assert st.reader.counter() is not None
+
+
+def test_root_token_still_checks_revocation_from_memory(oauth: OAuth) -> None:
+    token = oauth.root_token()
+    headers = {"Authorization": f"Bearer {token}"}
+    assert oauth.http.get("/api/v1/oauth/scope", headers=headers).status_code == 200
+    oauth.http.post(
+        "/api/v1/oauth/revoke",
+        data={"token": token},
+        headers=basic(ROOT_ID, ROOT_SECRET),
+    )
+    assert oauth.http.get("/api/v1/oauth/scope", headers=headers).status_code == 401

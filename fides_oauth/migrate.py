@@ -10,6 +10,7 @@ its own models.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -20,7 +21,15 @@ from sqlalchemy.engine import Connection
 
 from .state import current_state
 
-__all__ = ["VERSION_TABLE", "current", "downgrade", "head", "stamp", "upgrade"]
+__all__ = [
+    "VERSION_TABLE",
+    "current",
+    "downgrade",
+    "head",
+    "skip_library_tables",
+    "stamp",
+    "upgrade",
+]
 
 VERSION_TABLE = "fides_oauth_alembic_version"
 _SCRIPTS = Path(__file__).resolve().parent / "migrations"
@@ -31,6 +40,19 @@ def _config(connection: Connection) -> Config:
     config.set_main_option("script_location", str(_SCRIPTS))
     config.attributes["connection"] = connection
     return config
+
+
+def skip_library_tables(name: str | None, type_: str, parent_names: Any) -> bool:
+    """An ``include_name`` hook for the *host's* Alembic ``env.py``.
+
+    The library's tables are not in the host's metadata; without this hook
+    the host's autogenerate would propose dropping them::
+
+        context.configure(..., include_name=skip_library_tables)
+    """
+    if type_ != "table" or not name:
+        return True
+    return not (name.startswith("fides_oauth_") or name == VERSION_TABLE)
 
 
 def head() -> str:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from typing import Any
 from typing import TypeVar
@@ -35,6 +34,7 @@ from .errors import TemporarilyUnavailableError
 from .errors import render
 from .scopes import is_valid_scope_name
 from .state import current_state
+from .tokens import AuthenticatedClient
 from .tokens import VerifiedToken
 from .tokens import verify_token
 
@@ -54,21 +54,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 _G_KEY = "_fides_oauth_client"
 
 
-@dataclass(frozen=True)
-class AuthenticatedClient:
-    """The caller of a protected route, as :data:`current_client` gives it."""
-
-    client_id: str
-    #: The token's scopes that the client still holds.
-    scopes: frozenset[str]
-    is_root: bool
-    #: The verified claims of the access token.
-    claims: dict[str, Any]
-
-    def __repr__(self) -> str:
-        return f"<AuthenticatedClient {self.client_id} scopes={sorted(self.scopes)}>"
-
-
 class TokenValidator(BearerTokenValidator):  # type: ignore[misc]
     """Authlib's bearer validator, checking tokens with :mod:`.tokens`."""
 
@@ -86,16 +71,9 @@ class TokenValidator(BearerTokenValidator):  # type: ignore[misc]
         request: Any,
         **kwargs: Any,
     ) -> None:
-        required = scopes or []
-        if not token.scopes.issuperset(required):
-            raise InsufficientScopeWithHintError(required)
-        setattr(
-            g,
-            _G_KEY,
-            AuthenticatedClient(
-                token.client_id, token.scopes, token.client.is_root, token.claims
-            ),
-        )
+        if scopes and not token.scopes.issuperset(scopes):
+            raise InsufficientScopeWithHintError(scopes)
+        setattr(g, _G_KEY, token.caller)
 
 
 class _HeadersOnly:

@@ -11,7 +11,9 @@ scopes are its own scopes intersected with the client's current ones.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 from typing import Any
 
@@ -28,7 +30,13 @@ from .keys import ALGORITHM
 if TYPE_CHECKING:
     from .state import OAuthState
 
-__all__ = ["MAX_TOKEN_LENGTH", "VerifiedToken", "decode_token", "verify_token"]
+__all__ = [
+    "MAX_TOKEN_LENGTH",
+    "AuthenticatedClient",
+    "VerifiedToken",
+    "decode_token",
+    "verify_token",
+]
 
 #: Longer token strings are refused before any parsing.
 MAX_TOKEN_LENGTH = 8192
@@ -36,11 +44,28 @@ _DECODE_ERRORS = (JoseError, ValueError, TypeError, KeyError, UnicodeError)
 
 
 @dataclass(frozen=True)
+class AuthenticatedClient:
+    """The caller of a protected route, as :data:`current_client` gives it."""
+
+    client_id: str
+    #: The token's scopes that the client still holds.
+    scopes: frozenset[str]
+    is_root: bool
+    #: The verified claims of the access token (read-only).
+    claims: Mapping[str, Any]
+
+    def __repr__(self) -> str:
+        return f"<AuthenticatedClient {self.client_id} scopes={sorted(self.scopes)}>"
+
+
+@dataclass(frozen=True)
 class VerifiedToken:
-    claims: dict[str, Any]
+    claims: Mapping[str, Any]
     client: ClientRecord
     #: The token's scopes that the client still holds.
     scopes: frozenset[str]
+    #: What a protected view sees of it, built once per verification.
+    caller: AuthenticatedClient
 
     @property
     def client_id(self) -> str:
@@ -127,4 +152,6 @@ def _verify_fully(state: OAuthState, token_string: str) -> VerifiedToken:
     if revoked or claims.get("gen", 0) != client.token_generation:
         raise invalid_token("This token has been revoked.")
     effective = frozenset(claims.get("scope", "").split()) & client.scopes
-    return VerifiedToken(claims, client, effective)
+    frozen = MappingProxyType(claims)
+    caller = AuthenticatedClient(client.client_id, effective, client.is_root, frozen)
+    return VerifiedToken(frozen, client, effective, caller)

@@ -48,18 +48,22 @@ def _require_token_param(request: Any) -> str:
     return str(token)
 
 
-class RevocationEndpoint(_RevocationEndpoint):  # type: ignore[misc]
+class _BoundToState:
+    """Both endpoints: authenticated like the token endpoint, one app's state."""
+
+    CLIENT_AUTH_METHODS: ClassVar[list[str]] = _AUTH_METHODS
+
+    def __init__(self, server: Any, state: OAuthState) -> None:
+        super().__init__(server)  # type: ignore[call-arg]
+        self._state = state
+
+
+class RevocationEndpoint(_BoundToState, _RevocationEndpoint):  # type: ignore[misc]
     """A client revokes its own access tokens; anything else changes nothing.
 
     Revoking another client's token, an unknown, expired or malformed token
     answers 200 as RFC 7009 §2.2 requires, and stores nothing.
     """
-
-    CLIENT_AUTH_METHODS: ClassVar[list[str]] = _AUTH_METHODS
-
-    def __init__(self, server: Any, state: OAuthState) -> None:
-        super().__init__(server)
-        self._state = state
 
     def authenticate_token(
         self, request: Any, client: ClientRecord
@@ -103,14 +107,8 @@ class RevocationEndpoint(_RevocationEndpoint):  # type: ignore[misc]
         )
 
 
-class IntrospectionEndpoint(_IntrospectionEndpoint):  # type: ignore[misc]
+class IntrospectionEndpoint(_BoundToState, _IntrospectionEndpoint):  # type: ignore[misc]
     """For clients holding ``token:introspect``: is this token active?"""
-
-    CLIENT_AUTH_METHODS: ClassVar[list[str]] = _AUTH_METHODS
-
-    def __init__(self, server: Any, state: OAuthState) -> None:
-        super().__init__(server)
-        self._state = state
 
     def authenticate_token(
         self, request: Any, client: ClientRecord

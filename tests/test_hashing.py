@@ -71,16 +71,9 @@ def test_odd_input_never_raises(hasher: SecretHasher) -> None:
 
 
 def test_every_verify_costs_one_bcrypt_check(
-    hasher: SecretHasher, monkeypatch: pytest.MonkeyPatch
+    hasher: SecretHasher, bcrypt_checks: list[bytes]
 ) -> None:
-    calls: list[bytes] = []
-    real = bcrypt.checkpw
-
-    def counting(password: bytes, hashed: bytes) -> bool:
-        calls.append(hashed)
-        return real(password, hashed)
-
-    monkeypatch.setattr("fides_oauth.hashing.bcrypt.checkpw", counting)
+    calls = bcrypt_checks
     hashed = hasher.hash("right")
     for secret, stored in [
         ("right", hashed),

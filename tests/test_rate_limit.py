@@ -22,36 +22,20 @@ def _attempt(http: Any, client_id: str, secret: str, addr: str = "10.0.0.1") -> 
     )
 
 
-@pytest.fixture
-def checks(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
-    """Counts bcrypt checks, to show a limited attempt runs none."""
-    import bcrypt
-
-    calls: list[bytes] = []
-    real = bcrypt.checkpw
-
-    def counting(password: bytes, hashed: bytes) -> bool:
-        calls.append(hashed)
-        return real(password, hashed)
-
-    monkeypatch.setattr("fides_oauth.hashing.bcrypt.checkpw", counting)
-    return calls
-
-
 def test_limit_per_client_id_answers_429_without_bcrypt(
-    make_app: Any, checks: list[bytes]
+    make_app: Any, bcrypt_checks: list[bytes]
 ) -> None:
     app = make_app(FIDES_OAUTH_AUTH_FAILURE_LIMIT=3)
     http = app.test_client()
     for index in range(3):  # from three addresses: the id's count is what trips
         assert _attempt(http, ROOT_ID, "wrong", f"10.0.0.{index}").status_code == 401
-    checks.clear()
+    bcrypt_checks.clear()
     response = _attempt(http, ROOT_ID, ROOT_SECRET, "10.0.0.99")
     assert response.status_code == 429
     assert response.mimetype == "application/json"
     assert response.get_json()["error"] == "too_many_requests"
     assert 1 <= int(response.headers["Retry-After"]) <= 60
-    assert checks == []  # refused before any bcrypt work
+    assert bcrypt_checks == []  # refused before any bcrypt work
 
 
 def test_limit_per_address_covers_many_client_ids(make_app: Any) -> None:

@@ -82,3 +82,15 @@ def test_the_fides_page_flow(bare_env: list[Any]) -> None:
     refused = http.post("/api/v1/oauth/client", json=["policy:read"], headers=headers)
     assert refused.status_code == 403
     assert refused.get_json()["error"] == "insufficient_scope"
+
+
+def test_demo_credentials_log_a_warning_without_the_secret(
+    bare_env: list[Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("WARNING")
+    app = create_app({"FIDES_OAUTH_BCRYPT_ROUNDS": 4})
+    bare_env.append(app)
+    warnings = [r for r in caplog.records if "SECURITY WARNING" in r.getMessage()]
+    assert len(warnings) == 1
+    assert warnings[0].levelname == "WARNING"
+    assert DEMO_ROOT_CLIENT_SECRET not in warnings[0].getMessage()

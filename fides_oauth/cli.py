@@ -20,12 +20,14 @@ import click
 from authlib.oauth2 import OAuth2Error
 from flask import Blueprint
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm.exc import StaleDataError
 
 from . import audit
 from . import clients
 from . import migrate
 from .errors import NotFoundError
 from .models import OAuthClient
+from .models import utcnow
 from .state import OAuthState
 from .state import current_state
 
@@ -45,6 +47,11 @@ def _fail_cleanly(command: F) -> F:
             current_state().rollback()
             raise click.ClickException(
                 str(error.get_error_description() or error.error)
+            ) from None
+        except StaleDataError:
+            current_state().rollback()
+            raise click.ClickException(
+                "the client changed meanwhile; nothing was written, retry"
             ) from None
         except SQLAlchemyError as error:
             current_state().rollback()
@@ -165,6 +172,7 @@ def register_commands(bp: Blueprint) -> None:
         wanted = clients.parse_scopes(list(scopes), state.registry)
         client = _stored(state, client_id)
         client.scopes = wanted
+        client.updated_at = utcnow()
         state.commit()
         _emit("client_scopes_changed", client)
         click.echo(" ".join(client.scopes) or "(no scopes)")

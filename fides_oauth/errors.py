@@ -21,6 +21,7 @@ from flask import Response
 
 __all__ = [
     "BadRequestBodyError",
+    "ConflictError",
     "FidesOAuthError",
     "ForbiddenScopesError",
     "InsufficientScopeWithHintError",
@@ -149,6 +150,14 @@ class NotFoundError(FidesOAuthError):
 
     def __init__(self, description: str | None = None) -> None:
         super().__init__(description)
+
+
+class ConflictError(FidesOAuthError):
+    """The client changed while the request was judged against it (409)."""
+
+    error = "conflict"
+    status_code = 409
+    description = "The client changed while this request ran; read it again and retry."
 
 
 class TemporarilyUnavailableError(FidesOAuthError):

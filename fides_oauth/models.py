@@ -80,6 +80,12 @@ class OAuthClient(Base):
     token_generation: Mapped[int] = mapped_column(
         Integer, default=0, server_default=text("0")
     )
+    #: Optimistic concurrency: every UPDATE or DELETE of a client names the
+    #: version it read, so a change judged against a client's scopes cannot
+    #: land after those scopes changed underneath it (409 instead).
+    version: Mapped[int] = mapped_column(Integer, server_default=text("1"))
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy's hook
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, index=True
     )
@@ -166,6 +172,10 @@ class ChangeCounter(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     counter: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: The root client is not stored; raising this revokes its tokens.
+    root_token_generation: Mapped[int] = mapped_column(
+        Integer, default=0, server_default=text("0")
+    )
 
     def __repr__(self) -> str:
         return f"<ChangeCounter {self.counter}>"

@@ -18,12 +18,14 @@ from flask import Response
 from flask import jsonify
 from flask import request
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from . import audit
 from . import clients
 from .errors import BadRequestBodyError
+from .errors import ConflictError
 from .errors import FidesOAuthError
 from .errors import MethodNotAllowedError
 from .errors import NotFoundError
@@ -32,6 +34,7 @@ from .errors import TemporarilyUnavailableError
 from .errors import UnsupportedMediaTypeError
 from .errors import render
 from .models import OAuthClient
+from .models import utcnow
 from .openapi import build_openapi
 from .protect import current_client
 from .protect import require_scopes
@@ -169,6 +172,7 @@ def update_client(client_id: str) -> Response:
         client.name = changes.name
     if changes.changes_description:
         client.description = changes.description
+    client.updated_at = utcnow()  # always an UPDATE, so the version is checked
     state.commit()
     _audit("client_updated", client)
     return jsonify(clients.serialize_client(client))
@@ -228,6 +232,7 @@ def set_client_scopes(client_id: str) -> Response:
     clients.ensure_holds(current_client.scopes, client.scopes, "change this client")
     clients.ensure_holds(current_client.scopes, scopes, "grant those scopes")
     client.scopes = scopes
+    client.updated_at = utcnow()  # always an UPDATE, so the version is checked
     state.commit()
     _audit("client_scopes_changed", client)
     return jsonify(list(client.scopes))
@@ -349,6 +354,11 @@ def _render_http_error(error: HTTPException) -> Response:
     return render(rendered)
 
 
+def _render_conflict(error: StaleDataError) -> Response:
+    current_state().rollback()
+    return render(ConflictError())
+
+
 def _render_database_error(error: SQLAlchemyError) -> Response:
     current_state().rollback()
     return render(TemporarilyUnavailableError())
@@ -377,3 +387,4 @@ def register_routes(bp: Blueprint) -> None:
     bp.register_error_handler(OAuth2Error, _render_oauth_error)
     bp.register_error_handler(HTTPException, _render_http_error)
     bp.register_error_handler(SQLAlchemyError, _render_database_error)
+    bp.register_error_handler(StaleDataError, _render_conflict)

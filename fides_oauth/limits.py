@@ -79,14 +79,32 @@ class FailureLimiter:
             return None
         return max(1, math.ceil(opened + self.window - now))
 
-    def record(self, keys: Iterable[str], now: float | None = None) -> None:
+    def record(self, keys: Iterable[str], now: float | None = None) -> int | None:
+        """Count one attempt against every key, atomically, *before* it is
+        checked: attempts in flight at once all count, so they cannot slip
+        past the limit together. Returns the seconds to wait when this
+        attempt is over the limit, else None."""
         now = time.time() if now is None else now
+        over: int | None = None
         with self._engine_of().begin() as conn:
             for key in keys:
-                self._count(conn, key, now)
+                failures, opened = self._count(conn, key, now)
+                if failures > self.limit:
+                    wait = max(1, math.ceil(opened + self.window - now))
+                    over = max(over or 0, wait)
             self._records += 1
             if self._records % _PRUNE_EVERY == 0:
                 self.prune(conn, now)
+        return over
+
+    def forgive(self, keys: Iterable[str]) -> None:
+        """Take back an attempt counted by :meth:`record` that succeeded."""
+        with self._engine_of().begin() as conn:
+            conn.execute(
+                update(_TABLE)
+                .where(_TABLE.c.key.in_(list(keys)), _TABLE.c.failures > 0)
+                .values(failures=_TABLE.c.failures - 1)
+            )
 
     def prune(self, conn: Connection, now: float) -> int:
         """Drop the rows of windows that have passed."""
@@ -95,13 +113,14 @@ class FailureLimiter:
         )
         return int(result.rowcount or 0)
 
-    def _count(self, conn: Connection, key: str, now: float) -> None:
+    def _count(self, conn: Connection, key: str, now: float) -> tuple[int, float]:
+        """Add one failure to ``key``; its count and window start after."""
         expired = _TABLE.c.window_start <= now - self.window
         dialect = conn.dialect.name
-        if dialect in ("postgresql", "sqlite"):
+        if dialect in ("postgresql", "sqlite") and conn.dialect.insert_returning:
             module = postgresql if dialect == "postgresql" else sqlite
             stmt = module.insert(_TABLE).values(key=key, window_start=now, failures=1)
-            conn.execute(
+            row = conn.execute(
                 stmt.on_conflict_do_update(
                     index_elements=[_TABLE.c.key],
                     set_={
@@ -110,9 +129,9 @@ class FailureLimiter:
                             (expired, now), else_=_TABLE.c.window_start
                         ),
                     },
-                )
-            )
-            return
+                ).returning(_TABLE.c.failures, _TABLE.c.window_start)
+            ).one()
+            return int(row.failures), float(row.window_start)
         # Other databases: an update, else an insert (not atomic across workers).
         updated = conn.execute(
             update(_TABLE)
@@ -124,3 +143,7 @@ class FailureLimiter:
         )
         if not updated.rowcount:
             conn.execute(insert(_TABLE).values(key=key, window_start=now, failures=1))
+        row = conn.execute(
+            select(_TABLE.c.failures, _TABLE.c.window_start).where(_TABLE.c.key == key)
+        ).one()
+        return int(row.failures), float(row.window_start)

@@ -185,14 +185,20 @@ def _credentials_check(
         remembered = state.credentials.matched_hash(client_id, secret)
         if remembered is not None and remembered in (client.secret_hash, previous):
             return client
+    # Counted before bcrypt runs, so concurrent guesses cannot all slip in
+    # under the limit; taken back below if it succeeds.
+    retry_after = state.limiter.record(keys)
+    if retry_after is not None:
+        audit.emit("authentication_failed", actor=client_id, outcome="rate_limited")
+        raise TooManyAttemptsError(retry_after)
     if client is None:
         state.hasher.verify(secret, None)  # the same work as a wrong secret
     else:
         for stored in (client.secret_hash, previous):
             if stored is not None and state.hasher.verify(secret, stored):
+                state.limiter.forgive(keys)
                 state.credentials.remember(client_id, secret, stored)
                 return client
-    state.limiter.record(keys)
     audit.emit("authentication_failed", actor=client_id, outcome="invalid_client")
     return None
 

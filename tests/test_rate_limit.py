@@ -144,3 +144,34 @@ def test_expired_rows_are_pruned(make_app: Any) -> None:
             assert limiter.prune(conn, now=5000.0) == 50
         assert limiter.retry_after([client_key("fresh")], now=5000.0) is None
         db.session.remove()
+
+
+def test_concurrent_guesses_cannot_slip_past_the_limit(make_app: Any) -> None:
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    import requests
+    from werkzeug.serving import make_server
+
+    app = make_app(FIDES_OAUTH_AUTH_FAILURE_LIMIT=3)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+
+        def guess(_: int) -> int:
+            return requests.post(
+                f"http://127.0.0.1:{server.server_port}/api/v1/oauth/token",
+                data={"client_id": ROOT_ID, "client_secret": "wrong-secret"},
+                timeout=60,
+            ).status_code
+
+        with ThreadPoolExecutor(8) as pool:
+            statuses = list(pool.map(guess, range(24)))
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+    # Every attempt is counted before bcrypt runs: at most the limit get a
+    # verdict, all the others are refused unchecked.
+    assert statuses.count(401) <= 3
+    assert statuses.count(429) >= 21

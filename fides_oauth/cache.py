@@ -32,7 +32,10 @@ from typing import TypeVar
 
 from sqlalchemy import Select
 from sqlalchemy import select
+from sqlalchemy.engine import Connection
 from sqlalchemy.engine import Engine
+from sqlalchemy.pool import SingletonThreadPool
+from sqlalchemy.pool import StaticPool
 
 from .models import ChangeCounter
 
@@ -96,15 +99,17 @@ class StoreReader:
     which reports a failure properly.
     """
 
-    def __init__(self, engine_of: Callable[[], Engine], idle_max: int = 8) -> None:
-        self._engine_of = engine_of
+    def __init__(
+        self, bind_of: Callable[[], Engine | Connection], idle_max: int = 8
+    ) -> None:
+        self._bind_of = bind_of
+        self._engine: Engine | None = None
+        self._usable: bool | None = None
         self._idle_max = idle_max
-        self._idle: list[Any] = []
-        self._inherited: list[Any] = []
-        self._pid = os.getpid()
+        self._idle: list[tuple[int, Any]] = []  # (owning process, connection)
         self._compiled: dict[int, Any] = {}
         # Close them when the app's state goes, not at an unknown GC moment.
-        weakref.finalize(self, _close_all, self._idle)
+        weakref.finalize(self, _close_owned, self._idle)
 
     def __repr__(self) -> str:
         return "<StoreReader>"
@@ -121,6 +126,8 @@ class StoreReader:
     ) -> tuple[Any, ...] | None:
         """The first row of ``statement``, its columns processed as
         SQLAlchemy would; raises :class:`ReadFailed` on any failure."""
+        if not self._fast_path():
+            raise ReadFailed
         try:
             sql, arguments, processors = self._compile(statement, params)
             connection = self._checkout()
@@ -147,7 +154,8 @@ class StoreReader:
     ) -> tuple[str, Any, list[Any]]:
         cached = self._compiled.get(id(statement))
         if cached is None:
-            dialect = self._engine_of().dialect
+            assert self._engine is not None
+            dialect = self._engine.dialect
             compiled = statement.compile(dialect=dialect)
             processors = [
                 column.type.result_processor(dialect, None)
@@ -169,27 +177,45 @@ class StoreReader:
         )
         return sql, arguments, processors
 
+    def _fast_path(self) -> bool:
+        """Decided once: the reader's own connections must see what the
+        session commits. Not so when the session is bound to a Connection
+        (an outer transaction), nor with in-memory SQLite (each connection
+        its own database), nor on databases where autocommit reads are not
+        set up here (only SQLite and PostgreSQL are)."""
+        if self._usable is None:
+            bind = self._bind_of()
+            self._usable = (
+                isinstance(bind, Engine)
+                and bind.dialect.name in ("sqlite", "postgresql")
+                and not isinstance(bind.pool, (StaticPool, SingletonThreadPool))
+            )
+            if self._usable:
+                self._engine = bind  # type: ignore[assignment]
+        return self._usable
+
     def _checkout(self) -> Any:
-        if self._pid != os.getpid():
-            # Forked: the parent's connections are not ours to use, nor to
-            # close; keep them referenced so the child never finalizes them.
-            self._inherited.extend(self._idle)
-            self._idle.clear()
-            self._pid = os.getpid()
-        try:
-            return self._idle.pop()  # atomic: no lock needed
-        except IndexError:
-            pass
-        fairy = self._engine_of().raw_connection()
-        connection: Any = fairy.driver_connection
+        pid = os.getpid()
+        while self._idle:
+            try:
+                owner, connection = self._idle.pop()  # atomic: no lock needed
+            except IndexError:
+                break
+            if owner == pid:
+                return connection
+            # Inherited through a fork: the parent's, neither to use nor to
+            # close (closing would end the parent's session); let it go.
+        assert self._engine is not None
+        fairy = self._engine.raw_connection()
+        fresh: Any = fairy.driver_connection
         fairy.detach()  # ours now, outside the pool
-        if hasattr(connection, "autocommit"):
-            connection.autocommit = True
-        return connection
+        if hasattr(fresh, "autocommit"):
+            fresh.autocommit = True
+        return fresh
 
     def _checkin(self, connection: Any) -> None:
         if len(self._idle) < self._idle_max:
-            self._idle.append(connection)
+            self._idle.append((os.getpid(), connection))
         else:
             _close_all([connection])
 
@@ -199,6 +225,13 @@ def _close_all(connections: list[Any]) -> None:
         connection = connections.pop()
         with contextlib.suppress(Exception):  # closing a broken connection
             connection.close()
+
+
+def _close_owned(idle: list[tuple[int, Any]]) -> None:
+    """At the end, close this process's connections only."""
+    pid = os.getpid()
+    _close_all([connection for owner, connection in idle if owner == pid])
+    idle.clear()
 
 
 class VerifiedTokens:

@@ -118,7 +118,7 @@ class FidesOAuth(Blueprint):
         state.keys = KeyStore(
             signing_key, state.engine, retention=settings.access_token_expires_in
         )
-        state.reader = StoreReader(state.engine)
+        state.reader = StoreReader(state.bind)
         state.verified = VerifiedTokens(settings.token_cache_size)
         state.credentials = Credentials(settings.credential_cache_size)
         state.limiter = FailureLimiter(

@@ -19,6 +19,7 @@ from flask import request
 from sqlalchemy import bindparam
 from sqlalchemy import select
 from sqlalchemy import update
+from sqlalchemy.engine import Connection
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -104,6 +105,10 @@ class OAuthState:
         """Undo the request's writes; quietly, as the database may be gone."""
         with contextlib.suppress(SQLAlchemyError):
             self.session().rollback()
+
+    def bind(self) -> Engine | Connection:
+        """What the host's session is bound to."""
+        return self.session().get_bind(mapper=OAuthClient.__mapper__)
 
     def engine(self) -> Engine:
         bind = self.session().get_bind(mapper=OAuthClient.__mapper__)

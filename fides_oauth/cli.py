@@ -212,8 +212,16 @@ def register_commands(bp: Blueprint) -> None:
     @click.argument("client_id")
     @_fail_cleanly
     def revoke_tokens(client_id: str) -> None:
-        """Invalidate every token issued to a client so far."""
+        """Invalidate every token issued to a client so far (the root's too:
+        rotating the root secret alone leaves its issued tokens valid)."""
         state = current_state()
+        if state.is_root(client_id):
+            state.revoke_root_tokens()
+            audit.emit(
+                "client_tokens_revoked", actor=ACTOR, target=state.root.client_id
+            )
+            click.echo("Revoked every token of the root client.")
+            return
         client = _stored(state, client_id)
         clients.revoke_tokens(client)
         state.commit()

@@ -34,6 +34,7 @@ from .scopes import ScopeRegistry
 from .scopes import is_valid_scope_name
 from .scopes import missing_scopes
 from .scopes import normalize_scopes
+from .scopes import parse_scope_string
 
 __all__ = [
     "DEFAULT_PAGE_SIZE",
@@ -96,9 +97,10 @@ class ClientRecord:
 
     def get_allowed_scope(self, scope: str | None) -> str:
         # The grant has already refused scopes the client does not hold.
-        if not scope:
+        requested = parse_scope_string(scope)
+        if requested is None:  # absent, empty or blank: all of them
             return " ".join(sorted(self.scopes))
-        return " ".join(normalize_scopes(scope.split()))
+        return " ".join(normalize_scopes(requested))
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
         return endpoint in _ENDPOINTS and method in _AUTH_METHODS

@@ -362,6 +362,7 @@ _ERRORS: dict[str, tuple[str, str]] = {
     "413": ("PayloadTooLarge", "The request body is over the server's limit."),
     "415": ("UnsupportedMediaType", "The body is not `application/json`."),
     "422": ("Unprocessable", "The body or query has the wrong shape or values."),
+    "409": ("Conflict", "`conflict`: the client changed meanwhile; nothing written."),
     "429": ("TooManyRequests", "Too many failed authentications; retry later."),
     "503": ("ServiceUnavailable", "`temporarily_unavailable`: storage failed."),
 }
@@ -486,7 +487,7 @@ def _paths(prefix: str) -> dict[str, Schema]:
         },
     )
     protected = ("401", "403", "503")
-    with_body = ("400", "401", "403", "404", "413", "415", "422", "503")
+    with_body = ("400", "401", "403", "404", "409", "413", "415", "422", "503")
     paths: dict[str, Schema] = {
         "/oauth/token": {
             "post": _operation(
@@ -589,7 +590,7 @@ def _paths(prefix: str) -> dict[str, Schema]:
                         "ClientCreated",
                     )
                 }
-                | _errors(*(s for s in with_body if s != "404")),
+                | _errors(*(s for s in with_body if s not in ("404", "409"))),
                 description="The caller must hold every scope it grants (403 "
                 "`insufficient_scope` with `missing_scopes`); unregistered "
                 "scopes are 422 `invalid_scope` with `unknown_scopes`.",
@@ -622,7 +623,8 @@ def _paths(prefix: str) -> dict[str, Schema]:
                 "Delete a client",
                 clients,
                 _scoped(CLIENT_DELETE),
-                {"204": {"description": "Deleted."}} | _errors(*protected, "404"),
+                {"204": {"description": "Deleted."}}
+                | _errors(*protected, "404", "409"),
                 description="The caller must hold every scope the client holds.",
             ),
         },
@@ -653,7 +655,7 @@ def _paths(prefix: str) -> dict[str, Schema]:
                 clients,
                 _scoped(CLIENT_UPDATE),
                 {"200": _response("Revoked.", "ClientTokensRevoked")}
-                | _errors(*protected, "404"),
+                | _errors(*protected, "404", "409"),
             ),
         },
         "/oauth/client/{client_id}/scope": {

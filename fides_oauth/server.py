@@ -173,11 +173,14 @@ def _credentials_check(
     if not client_id or secret is None:
         return None
     keys = [client_key(client_id), address_key(request.remote_addr)]
+    client = state.find_client(client_id)
+    # An id that names no client is audited by a fingerprint: it may be a
+    # secret pasted into the wrong field, and must not reach a log.
+    actor = client_id if client else "unknown:" + client_key(client_id)[:16]
     retry_after = state.limiter.retry_after(keys)
     if retry_after is not None:
-        audit.emit("authentication_failed", actor=client_id, outcome="rate_limited")
+        audit.emit("authentication_failed", actor=actor, outcome="rate_limited")
         raise TooManyAttemptsError(retry_after)
-    client = state.find_client(client_id)
     now = time.time()
     previous = client.previous_secret_hash_at(now) if client else None
     if client is not None:
@@ -189,7 +192,7 @@ def _credentials_check(
     # under the limit; taken back below if it succeeds.
     retry_after = state.limiter.record(keys)
     if retry_after is not None:
-        audit.emit("authentication_failed", actor=client_id, outcome="rate_limited")
+        audit.emit("authentication_failed", actor=actor, outcome="rate_limited")
         raise TooManyAttemptsError(retry_after)
     if client is None:
         state.hasher.verify(secret, None)  # the same work as a wrong secret
@@ -199,7 +202,7 @@ def _credentials_check(
                 state.limiter.forgive(keys)
                 state.credentials.remember(client_id, secret, stored)
                 return client
-    audit.emit("authentication_failed", actor=client_id, outcome="invalid_client")
+    audit.emit("authentication_failed", actor=actor, outcome="invalid_client")
     return None
 
 

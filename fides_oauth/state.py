@@ -11,6 +11,7 @@ import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field
+from dataclasses import replace
 from typing import TYPE_CHECKING
 from typing import Any
 
@@ -58,7 +59,23 @@ _CLIENT_LOOKUP = select(
     OAuthClient.token_generation,
     _REVOKED.label("revoked"),
 ).where(OAuthClient.id == bindparam("id"))
-_ROOT_LOOKUP = select(_REVOKED.label("revoked"))
+#: The root client is not stored: whether the token was revoked, and the
+#: root's token generation (raised to revoke every root token).
+_ROOT_LOOKUP = select(
+    _REVOKED.label("revoked"),
+    select(ChangeCounter.root_token_generation)
+    .where(ChangeCounter.id == 1)
+    .scalar_subquery()
+    .label("generation"),
+)
+_BUMP_ROOT = (
+    update(ChangeCounter)
+    .where(ChangeCounter.id == 1)
+    .values(
+        counter=ChangeCounter.counter + 1,
+        root_token_generation=ChangeCounter.root_token_generation + 1,
+    )
+)
 _BUMP = (
     update(ChangeCounter)
     .where(ChangeCounter.id == 1)
@@ -99,6 +116,12 @@ class OAuthState:
         session = self.session()
         if invalidates_tokens:
             session.execute(_BUMP)
+        session.commit()
+
+    def revoke_root_tokens(self) -> None:
+        """Every token issued to the root client so far stops working."""
+        session = self.session()
+        session.execute(_BUMP_ROOT)
         session.commit()
 
     def rollback(self) -> None:
@@ -161,10 +184,10 @@ class OAuthState:
     ) -> tuple[ClientRecord, bool] | None:
         params = {"id": client_id, "jti": jti or ""}
         if self.is_root(client_id):
-            if jti is None:
-                return self.root, False
             row = self._fetch(_ROOT_LOOKUP, params)
-            return self.root, bool(row and row[0])
+            revoked, generation = row if row else (False, 0)
+            root = replace(self.root, token_generation=int(generation or 0))
+            return root, bool(revoked)
         if not is_client_id(client_id):
             return None
         row = self._fetch(_CLIENT_LOOKUP, params)

@@ -48,7 +48,7 @@ from .state import current_state
 
 __all__ = ["register_routes"]
 
-_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "TRACE")
 #: How long resource servers may cache the JWK Set (seconds).
 JWKS_MAX_AGE = 300
 
@@ -124,7 +124,17 @@ def create_client() -> Response:
     )
     state.commit(invalidates_tokens=False)
     _audit("client_created", client)
-    return jsonify({"client_id": client.id, "client_secret": secret} | _public(client))
+    return _secret_response(
+        {"client_id": client.id, "client_secret": secret} | _public(client)
+    )
+
+
+def _secret_response(body: dict[str, Any]) -> Response:
+    """An answer carrying a secret: never to be stored by a cache."""
+    response = jsonify(body)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+    return response
 
 
 def _public(client: OAuthClient) -> dict[str, Any]:
@@ -193,7 +203,7 @@ def rotate_secret(client_id: str) -> Response:
     _audit("client_secret_rotated", client)
     if rotation.revoke_tokens:
         _audit("client_tokens_revoked", client)
-    return jsonify(
+    return _secret_response(
         {"client_id": client.id, "client_secret": secret}
         | _public(client)
         | {
@@ -260,7 +270,7 @@ def openapi_document() -> Response:
     return jsonify(build_openapi(current_state()))
 
 
-def not_found(rest: str) -> Response:
+def not_found(rest: str = "") -> Response:
     raise NotFoundError("No such route.")
 
 
@@ -379,9 +389,8 @@ def register_routes(bp: Blueprint) -> None:
         bp.add_url_rule(
             rule, name, _method_not_allowed(tuple(sorted(allowed))), methods=others
         )
-    bp.add_url_rule(
-        "/oauth/<path:rest>", "not_found", not_found, methods=list(_METHODS)
-    )
+    for path in ("/oauth/<path:rest>", "/oauth/", "/oauth"):
+        bp.add_url_rule(path, "not_found", not_found, methods=list(_METHODS))
     bp.before_request(_limit_body)
     bp.after_request(_allow_served_methods)
     bp.register_error_handler(OAuth2Error, _render_oauth_error)

@@ -73,3 +73,18 @@ def test_revoke_tokens_needs_client_update(oauth: OAuth) -> None:
     )
     assert response.status_code == 403
     assert response.get_json()["error"] == "insufficient_scope"
+
+
+def test_the_root_clients_tokens_are_revoked_from_the_cli(oauth: OAuth) -> None:
+    # The root client is not in the store and answers 404 on the API; an
+    # operator who suspects its secret must still be able to end its tokens.
+    token = oauth.root_token()
+    headers = bearer(token)
+    assert oauth.http.get("/api/v1/oauth/scope", headers=headers).status_code == 200
+    result = oauth.app.test_cli_runner().invoke(
+        args=["fides-oauth", "revoke-tokens", "root-client-for-tests"]
+    )
+    assert result.exit_code == 0, result.output
+    assert oauth.http.get("/api/v1/oauth/scope", headers=headers).status_code == 401
+    fresh = bearer(oauth.root_token())
+    assert oauth.http.get("/api/v1/oauth/scope", headers=fresh).status_code == 200

@@ -166,3 +166,25 @@ def test_hostile_scope_names_are_named_safely(oauth: OAuth) -> None:
     assert response.status_code == 422
     description = response.get_json()["error_description"]
     assert '"' not in description and "\n" not in description
+
+
+def test_answers_carrying_a_secret_are_not_cacheable(oauth: OAuth) -> None:
+    headers = oauth.root_headers()
+    created = oauth.http.post(CLIENTS, json=["rule:read"], headers=headers)
+    assert created.headers["Cache-Control"] == "no-store"
+    rotated = oauth.http.post(
+        f"{CLIENTS}/{created.get_json()['client_id']}/secret", headers=headers
+    )
+    assert rotated.headers["Cache-Control"] == "no-store"
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("TRACE", CLIENTS), ("GET", "/api/v1/oauth"), ("GET", "/api/v1/oauth/")],
+)
+def test_odd_methods_and_bare_paths_answer_json(
+    oauth: OAuth, method: str, path: str
+) -> None:
+    response = oauth.http.open(path, method=method)
+    assert response.status_code in (404, 405)
+    assert response.mimetype == "application/json"

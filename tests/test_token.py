@@ -294,3 +294,20 @@ def test_plain_http_to_a_remote_host_is_refused(oauth: OAuth) -> None:
         base_url="https://api.example.org",
     )
     assert response.status_code == 200
+
+
+@pytest.mark.parametrize("scope", ["", " ", "   "])
+def test_empty_or_blank_scope_means_all_the_clients_scopes(
+    oauth: OAuth, scope: str
+) -> None:
+    created = oauth.create_client(["policy:read", "rule:read"])
+    response = oauth.http.post(
+        TOKEN,
+        data={
+            "client_id": created["client_id"],
+            "client_secret": created["client_secret"],
+            "scope": scope,
+        },
+    )
+    assert response.status_code == 200
+    assert response.get_json()["scope"] == "policy:read rule:read"

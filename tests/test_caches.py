@@ -217,3 +217,34 @@ def test_root_token_still_checks_revocation_from_memory(oauth: OAuth) -> None:
         headers=basic(ROOT_ID, ROOT_SECRET),
     )
     assert oauth.http.get("/api/v1/oauth/scope", headers=headers).status_code == 401
+
+
+def test_issuer_memory_is_bounded_whatever_hosts_are_sent(oauth: OAuth) -> None:
+    # The issuer is worked out once per host name; hostile Host headers must
+    # not grow that memory without bound.
+    token = oauth.root_token()
+    for index in range(200):
+        oauth.http.get(
+            "/api/v1/oauth/scope",
+            headers={"Authorization": f"Bearer {token}", "Host": f"h{index}.example"},
+        )
+    assert len(oauth.app.extensions["fides_oauth"]._issuers) <= 64
+
+
+def test_reader_keeps_a_bounded_number_of_connections(oauth: OAuth) -> None:
+    import threading
+
+    reader = oauth.app.extensions["fides_oauth"].reader
+    barrier = threading.Barrier(16)
+
+    def read() -> None:
+        with oauth.app.test_request_context():
+            barrier.wait()
+            reader.counter()
+
+    threads = [threading.Thread(target=read) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(reader._idle) <= 8

@@ -49,6 +49,8 @@ sys.path.insert(0, str(ROOT))
 
 from examples.host_app import create_app
 from examples.host_app import db
+from fides_oauth import create_tables
+from fides_oauth import drop_tables
 from fides_oauth.clients import ClientRecord
 from fides_oauth.models import AuthFailure
 from fides_oauth.models import OAuthClient
@@ -397,6 +399,8 @@ def real_server(url: str, seconds: float, rounds: int) -> tuple[float, float]:
         }
     )
     with prepared.app_context():
+        drop_tables()  # a clean store, whatever an earlier run left
+        create_tables()
         db.engine.dispose()
     server = subprocess.Popen(
         [

@@ -141,8 +141,8 @@ def require_scopes(*scopes: str) -> Callable[[F], F]:
         @functools.wraps(view)
         def wrapped(*args: Any, **kwargs: Any) -> Any:
             state = current_state()
-            unknown = state.registry.unknown(scopes)
-            if unknown:
+            if not state.registry.all.issuperset(scopes):
+                unknown = state.registry.unknown(scopes)
                 raise RuntimeError(
                     f"require_scopes{tuple(scopes)!r} on {view.__name__}: the "
                     f"scopes {unknown} are not registered. Declare them with "

@@ -76,9 +76,12 @@ def invalid_token(description: str | None = None) -> InvalidTokenError:
     return InvalidTokenError(description=description, realm=REALM)
 
 
-def decode_token(state: OAuthState, token_string: str) -> dict[str, Any]:
+def decode_token(
+    state: OAuthState, token_string: str, issuer: str | None = None
+) -> dict[str, Any]:
     """The claims of a token this app signed and that has not expired."""
-    issuer, audience = state.issuer(), state.audience()
+    issuer = issuer or state.issuer()
+    audience = state.config.audience or issuer
     if not isinstance(token_string, str) or len(token_string) > MAX_TOKEN_LENGTH:
         raise invalid_token()
     try:
@@ -131,20 +134,21 @@ def verify_token(state: OAuthState, token_string: str) -> VerifiedToken:
     store since (the change counter stands), is answered from memory.
     """
     counter = state.reader.counter()
-    key = (token_string, state.issuer(), state.audience())
+    issuer = state.issuer()  # once per check: the audience derives from it
+    key = (token_string, issuer, state.config.audience or issuer)
     if counter is not None:
         remembered = state.verified.get(key, counter, time.time())
         if remembered is not None:
             return remembered  # type: ignore[no-any-return]
-    verified = _verify_fully(state, token_string)
+    verified = _verify_fully(state, token_string, issuer)
     if counter is not None:
         expires_at = float(verified.claims["exp"])
         state.verified.put(key, counter, expires_at, verified)
     return verified
 
 
-def _verify_fully(state: OAuthState, token_string: str) -> VerifiedToken:
-    claims = decode_token(state, token_string)
+def _verify_fully(state: OAuthState, token_string: str, issuer: str) -> VerifiedToken:
+    claims = decode_token(state, token_string, issuer)
     found = state.client_for_token(claims["client_id"], claims["jti"])
     if found is None:
         raise invalid_token("The client of this token no longer exists.")

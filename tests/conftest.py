@@ -47,6 +47,21 @@ settings.register_profile(
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
+#: The contract's built-in scopes and the reference host's own.
+NAMED_SCOPES = frozenset(
+    {
+        "client:create",
+        "client:read",
+        "client:update",
+        "client:delete",
+        "scope:read",
+        "policy:read",
+        "policy:create_or_update",
+        "rule:read",
+        "rule:create_or_update",
+    }
+)
+
 ROOT_ID = "root-client-for-tests"
 ROOT_SECRET = "root-secret-for-tests-0123456789"
 TEST_DATABASE_URL = os.environ.get("FIDES_OAUTH_TEST_DATABASE_URL")
@@ -149,17 +164,11 @@ class OAuth:
         return created["client_id"], created["client_secret"], bearer(token)
 
     def snapshot(self) -> list[tuple[Any, ...]]:
-        """Every stored client row, to compare before and after a request."""
+        """Every stored client row, every column (id and secret hash first),
+        to compare before and after a request."""
         with self.app.app_context():
             rows = db.session.execute(
-                select(
-                    OAuthClient.id,
-                    OAuthClient.secret_hash,
-                    OAuthClient.scopes,
-                    OAuthClient.name,
-                    OAuthClient.description,
-                    OAuthClient.updated_at,
-                ).order_by(OAuthClient.id)
+                select(OAuthClient.__table__).order_by(OAuthClient.id)
             ).all()
             db.session.remove()
         return [tuple(row) for row in rows]

@@ -28,9 +28,9 @@ def slow_path(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     calls: list[int] = []
     real = tokens._verify_fully
 
-    def counting(state: Any, token: str) -> Any:
+    def counting(state: Any, token: str, issuer: str) -> Any:
         calls.append(1)
-        return real(state, token)
+        return real(state, token, issuer)
 
     monkeypatch.setattr(tokens, "_verify_fully", counting)
     return calls

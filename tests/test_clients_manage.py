@@ -10,6 +10,7 @@ import pytest
 
 from examples.host_app import HOST_SCOPES
 from fides_oauth.scopes import BUILTIN_SCOPES
+from tests.conftest import NAMED_SCOPES
 from tests.conftest import ROOT_ID
 from tests.conftest import OAuth
 from tests.conftest import bearer
@@ -18,17 +19,6 @@ CLIENTS = "/api/v1/oauth/client"
 TOKEN = "/api/v1/oauth/token"
 SCOPES = "/api/v1/oauth/scope"
 
-NAMED_SCOPES = {  # the contract's built-ins and the reference host's scopes
-    "client:create",
-    "client:read",
-    "client:update",
-    "client:delete",
-    "scope:read",
-    "policy:read",
-    "policy:create_or_update",
-    "rule:read",
-    "rule:create_or_update",
-}
 # Every registered scope: the library's built-ins (it may add more) and the host's.
 EVERY_SCOPE = sorted(BUILTIN_SCOPES | set(HOST_SCOPES))
 assert set(EVERY_SCOPE) >= NAMED_SCOPES

@@ -25,10 +25,8 @@ from sqlalchemy.orm.exc import StaleDataError
 from . import audit
 from . import clients
 from . import migrate
-from .errors import NotFoundError
 from .models import OAuthClient
 from .models import utcnow
-from .state import OAuthState
 from .state import current_state
 
 __all__ = ["register_commands"]
@@ -62,15 +60,6 @@ def _fail_cleanly(command: F) -> F:
     wrapped.__name__ = command.__name__
     wrapped.__doc__ = command.__doc__
     return wrapped  # type: ignore[return-value]
-
-
-def _stored(state: OAuthState, client_id: str) -> OAuthClient:
-    if state.is_root(client_id) or not clients.is_client_id(client_id):
-        raise NotFoundError(f"No client {client_id!r}.")
-    client = state.session().get(OAuthClient, client_id)
-    if client is None:
-        raise NotFoundError(f"No client {client_id!r}.")
-    return client
 
 
 def _emit(event: str, client: OAuthClient, scopes: Any = None) -> None:
@@ -160,7 +149,7 @@ def register_commands(bp: Blueprint) -> None:
     @_fail_cleanly
     def show_client(client_id: str) -> None:
         """Show one client as JSON (never its secret)."""
-        _echo_json(clients.serialize_client(_stored(current_state(), client_id)))
+        _echo_json(clients.serialize_client(current_state().stored_client(client_id)))
 
     @cli.command("set-scopes")
     @click.argument("client_id")
@@ -170,7 +159,7 @@ def register_commands(bp: Blueprint) -> None:
         """Replace a client's scopes (none given: no scopes)."""
         state = current_state()
         wanted = clients.parse_scopes(list(scopes), state.registry)
-        client = _stored(state, client_id)
+        client = state.stored_client(client_id)
         client.scopes = wanted
         client.updated_at = utcnow()
         state.commit()
@@ -196,7 +185,7 @@ def register_commands(bp: Blueprint) -> None:
             {"grace_seconds": grace_seconds, "revoke_tokens": revoke_tokens},
             state.config.max_rotation_grace,
         )
-        client = _stored(state, client_id)
+        client = state.stored_client(client_id)
         secret = clients.rotate_secret(state.hasher, client, rotation, time.time())
         state.commit()
         _emit("client_secret_rotated", client)
@@ -222,7 +211,7 @@ def register_commands(bp: Blueprint) -> None:
             )
             click.echo("Revoked every token of the root client.")
             return
-        client = _stored(state, client_id)
+        client = state.stored_client(client_id)
         clients.revoke_tokens(client)
         state.commit()
         _emit("client_tokens_revoked", client)
@@ -235,7 +224,7 @@ def register_commands(bp: Blueprint) -> None:
     def delete_client(client_id: str, yes: bool) -> None:
         """Delete a client; its tokens stop working at once."""
         state = current_state()
-        client = _stored(state, client_id)
+        client = state.stored_client(client_id)
         if not yes and not click.confirm(f"Delete client {client.id}?"):
             raise click.ClickException("not deleted")
         scopes = list(client.scopes)

@@ -33,6 +33,7 @@ from .cache import VerifiedTokens
 from .clients import ClientRecord
 from .clients import is_client_id
 from .config import OAuthConfig
+from .errors import NotFoundError
 from .hashing import SecretHasher
 from .keys import KeyStore
 from .limits import FailureLimiter
@@ -166,6 +167,17 @@ class OAuthState:
             client_id.encode("utf-8", "surrogatepass"),
             self.root.client_id.encode("utf-8", "surrogatepass"),
         )
+
+    def stored_client(self, client_id: str) -> OAuthClient:
+        """A stored client, as the session's object, for a route or command
+        that reads or changes it; the root client and unknown ids are both
+        ``NotFoundError``."""
+        if self.is_root(client_id) or not is_client_id(client_id):
+            raise NotFoundError()
+        client = self.session().get(OAuthClient, client_id)
+        if client is None:
+            raise NotFoundError()
+        return client
 
     def find_client(self, client_id: str) -> ClientRecord | None:
         """The root client or a stored one, as it is now; None if unknown."""

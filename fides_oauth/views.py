@@ -43,7 +43,6 @@ from .scopes import CLIENT_DELETE
 from .scopes import CLIENT_READ
 from .scopes import CLIENT_UPDATE
 from .scopes import SCOPE_READ
-from .state import OAuthState
 from .state import current_state
 
 __all__ = ["register_routes"]
@@ -77,16 +76,6 @@ def _audit(event: str, client: OAuthClient, scopes: Any = None) -> None:
         target=client.id,
         scopes=client.scopes if scopes is None else scopes,
     )
-
-
-def _stored_client(state: OAuthState, client_id: str) -> OAuthClient:
-    """A stored client; the root client and unknown ids are both 404."""
-    if state.is_root(client_id) or not clients.is_client_id(client_id):
-        raise NotFoundError()
-    client = state.session().get(OAuthClient, client_id)
-    if client is None:
-        raise NotFoundError()
-    return client
 
 
 # -- routes ------------------------------------------------------------------
@@ -163,7 +152,7 @@ def list_clients() -> Response:
 
 @require_scopes(CLIENT_READ)
 def get_client(client_id: str) -> Response:
-    client = _stored_client(current_state(), client_id)
+    client = current_state().stored_client(client_id)
     return jsonify(clients.serialize_client(client))
 
 
@@ -171,7 +160,7 @@ def get_client(client_id: str) -> Response:
 def update_client(client_id: str) -> Response:
     state = current_state()
     changes = clients.parse_update_body(_json_body(), state.registry)
-    client = _stored_client(state, client_id)
+    client = state.stored_client(client_id)
     clients.ensure_holds(current_client.scopes, client.scopes, "change this client")
     if changes.scopes is not None:
         clients.ensure_holds(
@@ -194,7 +183,7 @@ def rotate_secret(client_id: str) -> Response:
     rotation = clients.parse_rotation_body(
         _optional_json_body(), state.config.max_rotation_grace
     )
-    client = _stored_client(state, client_id)
+    client = state.stored_client(client_id)
     clients.ensure_holds(
         current_client.scopes, client.scopes, "rotate the secret of this client"
     )
@@ -218,7 +207,7 @@ def rotate_secret(client_id: str) -> Response:
 @require_scopes(CLIENT_UPDATE)
 def revoke_client_tokens(client_id: str) -> Response:
     state = current_state()
-    client = _stored_client(state, client_id)
+    client = state.stored_client(client_id)
     clients.ensure_holds(
         current_client.scopes, client.scopes, "revoke the tokens of this client"
     )
@@ -230,7 +219,7 @@ def revoke_client_tokens(client_id: str) -> Response:
 
 @require_scopes(CLIENT_READ)
 def get_client_scopes(client_id: str) -> Response:
-    client = _stored_client(current_state(), client_id)
+    client = current_state().stored_client(client_id)
     return jsonify(list(client.scopes))
 
 
@@ -238,7 +227,7 @@ def get_client_scopes(client_id: str) -> Response:
 def set_client_scopes(client_id: str) -> Response:
     state = current_state()
     scopes = clients.parse_scopes(_json_body(), state.registry, field="body")
-    client = _stored_client(state, client_id)
+    client = state.stored_client(client_id)
     clients.ensure_holds(current_client.scopes, client.scopes, "change this client")
     clients.ensure_holds(current_client.scopes, scopes, "grant those scopes")
     client.scopes = scopes
@@ -251,7 +240,7 @@ def set_client_scopes(client_id: str) -> Response:
 @require_scopes(CLIENT_DELETE)
 def delete_client(client_id: str) -> Response:
     state = current_state()
-    client = _stored_client(state, client_id)
+    client = state.stored_client(client_id)
     clients.ensure_holds(current_client.scopes, client.scopes, "delete this client")
     target_scopes = list(client.scopes)
     state.session().delete(client)

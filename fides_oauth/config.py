@@ -10,10 +10,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from typing import NamedTuple
 
 from .hashing import BCRYPT_MAX_BYTES
+from .sealing import KEK_MIN_LENGTH
 
-__all__ = ["DEFAULTS", "ROOT_SECRET_MIN_LENGTH", "OAuthConfig", "load_config"]
+__all__ = [
+    "DEFAULTS",
+    "ROOT_SECRET_MIN_LENGTH",
+    "OAuthConfig",
+    "Secrets",
+    "load_config",
+]
 
 #: Every key the library reads, with its default (``None``: no default).
 DEFAULTS: Mapping[str, Any] = {
@@ -27,6 +35,10 @@ DEFAULTS: Mapping[str, Any] = {
     # PEM of the EC P-256 private key that signs tokens; None: one is
     # generated once and kept in the database.
     "FIDES_OAUTH_SIGNING_KEY": None,
+    # Key-encryption key(s) sealing stored signing keys at rest: a string,
+    # or a list whose first entry seals and every entry opens (rotation).
+    # None: the root client secret is the key-encryption key.
+    "FIDES_OAUTH_KEY_ENCRYPTION_KEY": None,
     # "iss" of issued tokens; None: the request's host URL plus the prefix.
     "FIDES_OAUTH_ISSUER": None,
     # "aud" of issued tokens; None: the issuer.
@@ -37,6 +49,11 @@ DEFAULTS: Mapping[str, Any] = {
     # address, within the window before the token endpoint answers 429.
     "FIDES_OAUTH_AUTH_FAILURE_LIMIT": 10,
     "FIDES_OAUTH_AUTH_FAILURE_WINDOW_SECONDS": 60,
+    # A client id and address pair that authenticated successfully is a
+    # known source for this many days: from it, the client is judged by
+    # the pair's own failures only (0: every attempt is judged per id and
+    # per address).
+    "FIDES_OAUTH_TRUSTED_SOURCE_DAYS": 30,
     # Bounds of the per-process caches: verified tokens, and credentials
     # already checked with bcrypt (entries, least recently used evicted).
     "FIDES_OAUTH_TOKEN_CACHE_SIZE": 10_000,
@@ -65,6 +82,7 @@ class OAuthConfig:
     auth_failure_limit: int
     auth_failure_window: int  # seconds
     max_rotation_grace: int  # seconds
+    trusted_source_seconds: int = 30 * 86400
     server_metadata: bool = True
     token_cache_size: int = 10_000
     credential_cache_size: int = 1_024
@@ -128,11 +146,44 @@ def _optional_str(config: Mapping[str, Any], key: str) -> str | None:
     return value
 
 
-def load_config(config: Mapping[str, Any]) -> tuple[OAuthConfig, str]:
+class Secrets(NamedTuple):
+    """The configured secrets, kept apart from :class:`OAuthConfig` so the
+    caller can use them once (hash, derive) and let them go."""
+
+    root_secret: str
+    #: First seals, all open; the root secret when none is configured.
+    key_encryption_keys: tuple[str, ...]
+
+    def __repr__(self) -> str:
+        return f"Secrets(<root secret>, <{len(self.key_encryption_keys)} KEKs>)"
+
+
+def _key_encryption_keys(
+    config: Mapping[str, Any], root_secret: str
+) -> tuple[str, ...]:
+    key = "FIDES_OAUTH_KEY_ENCRYPTION_KEY"
+    value = _get(config, key)
+    if value is None:
+        return (root_secret,)
+    values = [value] if isinstance(value, str) else value
+    if (
+        not isinstance(values, (list, tuple))
+        or not values
+        or not all(isinstance(v, str) and len(v) >= KEK_MIN_LENGTH for v in values)
+    ):
+        raise RuntimeError(
+            f"{key} must be a string of at least {KEK_MIN_LENGTH} characters, or "
+            "a list of them (the first seals; all open, for rotation). Generate "
+            "one with `python -c 'import secrets; print(secrets.token_urlsafe(32))'`."
+        )
+    return tuple(values)
+
+
+def load_config(config: Mapping[str, Any]) -> tuple[OAuthConfig, Secrets]:
     """Validate an app's configuration.
 
-    Returns the validated settings and, separately, the root secret, so that
-    the caller can hash it and let the plaintext go.
+    Returns the validated settings and, separately, the secrets, so that
+    the caller can hash or derive from them and let the plaintext go.
     """
     root_id = _required_str(
         config, "FIDES_OAUTH_ROOT_CLIENT_ID", "id of the root client"
@@ -172,10 +223,12 @@ def load_config(config: Mapping[str, Any]) -> tuple[OAuthConfig, str]:
         max_rotation_grace=_int(
             config, "FIDES_OAUTH_MAX_ROTATION_GRACE_SECONDS", 0, 30 * 86400
         ),
+        trusted_source_seconds=86400
+        * _int(config, "FIDES_OAUTH_TRUSTED_SOURCE_DAYS", 0, 3650),
         server_metadata=_bool(config, "FIDES_OAUTH_SERVER_METADATA"),
         token_cache_size=_int(config, "FIDES_OAUTH_TOKEN_CACHE_SIZE", 0, 10**7),
         credential_cache_size=_int(
             config, "FIDES_OAUTH_CREDENTIAL_CACHE_SIZE", 0, 10**6
         ),
     )
-    return settings, root_secret
+    return settings, Secrets(root_secret, _key_encryption_keys(config, root_secret))

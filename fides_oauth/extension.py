@@ -33,6 +33,7 @@ from .models import RevokedToken
 from .models import metadata
 from .protect import BearerProtector
 from .scopes import ScopeRegistry
+from .sealing import KeySealer
 from .server import AuthorizationServer
 from .state import EXTENSION_KEY
 from .state import OAuthState
@@ -94,18 +95,19 @@ class FidesOAuth(Blueprint):
                 "fides_oauth is already registered on this app. Register the "
                 "blueprint once per app."
             )
-        settings, root_secret = load_config(app.config)
+        settings, secrets = load_config(app.config)
         signing_key = (
             load_pem_key(settings.signing_key_pem) if settings.signing_key_pem else None
         )
         hasher = SecretHasher(settings.bcrypt_rounds)
         root = ClientRecord(
             client_id=settings.root_client_id,
-            secret_hash=hasher.hash(root_secret),  # the plaintext stops here
+            secret_hash=hasher.hash(secrets.root_secret),  # the plaintext stops here
             scopes=self.registry.all,
             is_root=True,
         )
-        del root_secret
+        sealer = KeySealer(secrets.key_encryption_keys)  # derived keys only
+        del secrets
         state = OAuthState(
             config=settings,
             registry=self.registry,
@@ -116,13 +118,19 @@ class FidesOAuth(Blueprint):
             blueprint_name=setup.name,
         )
         state.keys = KeyStore(
-            signing_key, state.engine, retention=settings.access_token_expires_in
+            signing_key,
+            state.engine,
+            retention=settings.access_token_expires_in,
+            sealer=sealer,
         )
         state.reader = StoreReader(state.bind)
         state.verified = VerifiedTokens(settings.token_cache_size)
         state.credentials = Credentials(settings.credential_cache_size)
         state.limiter = FailureLimiter(
-            settings.auth_failure_limit, settings.auth_failure_window, state.engine
+            settings.auth_failure_limit,
+            settings.auth_failure_window,
+            state.engine,
+            trusted_source_seconds=settings.trusted_source_seconds,
         )
         state.server = AuthorizationServer(state)
         state.protector = BearerProtector(state)
@@ -139,23 +147,25 @@ class FidesOAuth(Blueprint):
 
 
 def create_tables(app: Flask | None = None) -> None:
-    """Create the library's tables where they are missing.
+    """Create the library's tables, or bring older ones to this release's
+    schema, and check that the stored signing keys open.
 
-    Call it inside an app context (or pass the app). The schema is recorded
-    as the newest migration, so :func:`fides_oauth.migrate.upgrade` takes it
-    from there when a later release changes it.
+    Call it inside an app context (or pass the app). Safe to run from many
+    processes at once (workers starting together on an empty database):
+    one makes the change, the others wait and find it done. A wrong
+    ``FIDES_OAUTH_KEY_ENCRYPTION_KEY`` fails here, at start-up, with
+    :class:`~fides_oauth.sealing.SealError`.
     """
     if app is not None:
         with app.app_context():
             create_tables()
         return
-    engine = current_state().engine()
-    metadata.create_all(bind=engine)
-    with engine.begin() as connection:
+    state = current_state()
+    with migrate.schema_lock(state.engine()) as connection:
+        migrate.bring_to_head(connection)
         if connection.scalar(select(ChangeCounter.id)) is None:
             connection.execute(insert(ChangeCounter).values(id=1, counter=0))
-    if migrate.current() is None:
-        migrate.stamp()
+    state.keys.check()
 
 
 def drop_tables(app: Flask | None = None) -> None:

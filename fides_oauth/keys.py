@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .models import SigningKey
+from .sealing import KeySealer
 
 __all__ = ["ALGORITHM", "KeyStore", "load_pem_key"]
 
@@ -84,9 +85,11 @@ class KeyStore:
         configured: ECKey | None,
         engine_of: Callable[[], Engine],
         retention: int,
+        sealer: KeySealer,
         refresh_seconds: float = 60.0,
     ) -> None:
         self._configured = configured
+        self._sealer = sealer
         self._engine_of = engine_of
         self._retention = retention
         self._refresh_seconds = refresh_seconds
@@ -131,7 +134,7 @@ class KeyStore:
         with Session(bind=self._engine_of()) as session:
             newest = session.scalar(select(func.max(SigningKey.generation))) or 0
             key = _new_key()
-            session.add(_stored(key, newest + 1))
+            session.add(self._stored(key, newest + 1))
             session.execute(
                 update(SigningKey)
                 .where(SigningKey.generation <= newest, SigningKey.retired_at.is_(None))
@@ -143,6 +146,44 @@ class KeyStore:
             session.commit()  # a concurrent rotation fails here: one wins
         self._loaded_at = 0.0  # reload on next use
         return str(key.kid)
+
+    def check(self) -> int:
+        """Open every stored key now (re-sealing any under an older KEK),
+        generating none: start-up calls it, so a wrong key-encryption key
+        fails the deploy with :class:`~.sealing.SealError` rather than the
+        first token request. Returns the number of stored keys."""
+        if self._configured is not None:
+            return 0
+        with Session(bind=self._engine_of()) as session:
+            rows = list(session.scalars(select(SigningKey)))
+            for row in rows:
+                self._open(session, row)
+            session.commit()
+        return len(rows)
+
+    def _stored(self, key: ECKey, generation: int) -> SigningKey:
+        kid = str(key.kid)
+        return SigningKey(
+            kid=kid,
+            generation=generation,
+            algorithm=ALGORITHM,
+            sealed_private_key=self._sealer.seal(
+                key.as_pem(private=True), kid.encode()
+            ),
+        )
+
+    def _open(self, session: Session, row: SigningKey) -> ECKey:
+        """A stored key, opened; re-sealed in ``session`` when it was stored
+        in the clear (an earlier release) or under an older KEK."""
+        stored = row.sealed_private_key
+        if stored.startswith("-----BEGIN"):
+            pem = stored.encode("ascii")
+        else:
+            pem = self._sealer.open(stored, row.kid.encode())
+            if self._sealer.kek_id_of(stored) == self._sealer.current_id:
+                return _import(pem)
+        row.sealed_private_key = self._sealer.seal(pem, row.kid.encode())
+        return _import(pem)
 
     def _stale(self, force: bool) -> bool:
         now = time.time()
@@ -171,7 +212,7 @@ class KeyStore:
                 session.scalars(select(SigningKey).order_by(SigningKey.generation))
             )
             if not rows:
-                session.add(_stored(_new_key(), 1))
+                session.add(self._stored(_new_key(), 1))
                 try:
                     session.commit()
                 except IntegrityError:
@@ -180,12 +221,13 @@ class KeyStore:
                 rows = list(
                     session.scalars(select(SigningKey).order_by(SigningKey.generation))
                 )
-        keys = {row.generation: _import(row.private_key_pem) for row in rows}
-        signing = keys[rows[-1].generation]
+            opened = [(self._open(session, row), row.retired_at) for row in rows]
+            session.commit()  # keys re-sealed under the current KEK, if any
+        signing = opened[-1][0]
         verifying: list[Key] = [
-            keys[row.generation]
-            for row in rows
-            if row.retired_at is None or row.retired_at + self._retention > now
+            key
+            for key, retired_at in opened
+            if retired_at is None or retired_at + self._retention > now
         ]
         return signing, KeySet(verifying)
 
@@ -195,16 +237,7 @@ def _new_key() -> ECKey:
     return key
 
 
-def _stored(key: ECKey, generation: int) -> SigningKey:
-    return SigningKey(
-        kid=key.kid,
-        generation=generation,
-        algorithm=ALGORITHM,
-        private_key_pem=key.as_pem(private=True).decode("ascii"),
-    )
-
-
-def _import(pem: str) -> ECKey:
+def _import(pem: str | bytes) -> ECKey:
     key: ECKey = ECKey.import_key(pem)
     key.ensure_kid()
     return key

@@ -9,6 +9,9 @@ its own models.
 
 from __future__ import annotations
 
+import contextlib
+import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +20,9 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask import Flask
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Engine
 
 from .state import current_state
 
@@ -26,6 +31,7 @@ __all__ = [
     "current",
     "downgrade",
     "head",
+    "schema_lock",
     "skip_library_tables",
     "stamp",
     "upgrade",
@@ -33,6 +39,50 @@ __all__ = [
 
 VERSION_TABLE = "fides_oauth_alembic_version"
 _SCRIPTS = Path(__file__).resolve().parent / "migrations"
+#: pg_advisory_xact_lock key of schema changes: "fides_oauth" as 8 bytes.
+_PG_LOCK_KEY = int.from_bytes(b"fidesoau", "big") >> 1
+
+
+@contextlib.contextmanager
+def schema_lock(engine: Engine) -> Iterator[Connection]:
+    """A transaction in which this process alone changes the library's
+    schema; workers that start together on an empty database wait their
+    turn and then find the work done.
+
+    PostgreSQL: a transaction-scoped advisory lock (DDL is transactional
+    there, so the lock covers exactly the change). SQLite on a file: an
+    exclusive lock on a file beside the database, as SQLite's own locks are
+    not held across DDL checks. Elsewhere: a plain transaction.
+    """
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as connection:
+            connection.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY}
+            )
+            yield connection
+        return
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not database or database == ":memory:" or database.startswith("file:"):
+        with engine.begin() as connection:
+            yield connection
+        return
+    with _file_lock(database + ".fides_oauth.lock"), engine.begin() as connection:
+        yield connection
+
+
+@contextlib.contextmanager
+def _file_lock(path: str) -> Iterator[None]:
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not on POSIX: no lock to take
+        yield
+        return
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def _config(connection: Connection) -> Config:
@@ -67,7 +117,7 @@ def upgrade(app: Flask | None = None, revision: str = "head") -> None:
     if app is not None:
         with app.app_context():
             return upgrade(revision=revision)
-    with current_state().engine().begin() as connection:
+    with schema_lock(current_state().engine()) as connection:
         command.upgrade(_config(connection), revision)
     return None
 
@@ -77,7 +127,7 @@ def downgrade(revision: str, app: Flask | None = None) -> None:
     if app is not None:
         with app.app_context():
             return downgrade(revision)
-    with current_state().engine().begin() as connection:
+    with schema_lock(current_state().engine()) as connection:
         command.downgrade(_config(connection), revision)
     return None
 
@@ -87,7 +137,7 @@ def stamp(app: Flask | None = None, revision: str = "head") -> None:
     if app is not None:
         with app.app_context():
             return stamp(revision=revision)
-    with current_state().engine().begin() as connection:
+    with schema_lock(current_state().engine()) as connection:
         command.stamp(_config(connection), revision)
     return None
 
@@ -98,7 +148,25 @@ def current(app: Flask | None = None) -> str | None:
         with app.app_context():
             return current()
     with current_state().engine().connect() as connection:
-        context = MigrationContext.configure(
-            connection, opts={"version_table": VERSION_TABLE}
-        )
-        return context.get_current_revision()
+        return revision_of(connection)
+
+
+def revision_of(connection: Connection) -> str | None:
+    """The revision ``connection``'s database is at; None if never migrated."""
+    context = MigrationContext.configure(
+        connection, opts={"version_table": VERSION_TABLE}
+    )
+    return context.get_current_revision()
+
+
+def bring_to_head(connection: Connection) -> None:
+    """Inside :func:`schema_lock`: create the library's schema on a database
+    that has none, or upgrade an older one to this release's."""
+    from .models import metadata  # the models import nothing of this module
+
+    config = _config(connection)
+    if revision_of(connection) is None:
+        metadata.create_all(bind=connection)
+        command.stamp(config, "head")
+    else:
+        command.upgrade(config, "head")

@@ -27,6 +27,7 @@ __all__ = [
     "AuthFailure",
     "Base",
     "ChangeCounter",
+    "KnownSource",
     "OAuthClient",
     "RevokedToken",
     "SigningKey",
@@ -111,7 +112,9 @@ class SigningKey(Base):
     kid: Mapped[str] = mapped_column(String(64), primary_key=True)
     generation: Mapped[int] = mapped_column(Integer, unique=True)
     algorithm: Mapped[str] = mapped_column(String(16))
-    private_key_pem: Mapped[str] = mapped_column(Text)
+    #: The private key, AES-256-GCM encrypted under the key-encryption key
+    #: (see :mod:`fides_oauth.sealing`); never the PEM in the clear.
+    sealed_private_key: Mapped[str] = mapped_column(Text)
     #: When a newer key took over signing (epoch seconds); the key keeps
     #: verifying until the tokens it signed have expired.
     retired_at: Mapped[float | None] = mapped_column(Float, default=None)
@@ -139,6 +142,25 @@ class AuthFailure(Base):
 
     def __repr__(self) -> str:
         return f"<AuthFailure {self.key[:12]} failures={self.failures}>"
+
+
+class KnownSource(Base):
+    """A client id and remote address pair that authenticated successfully.
+
+    The key is ``sha256("source:" + id + NUL + address)``. From a known
+    source a client is judged by that pair's own failure count, so failures
+    against its id from elsewhere, or by other ids from its address, cannot
+    lock it out (see :mod:`fides_oauth.limits`). Pruned after
+    ``FIDES_OAUTH_TRUSTED_SOURCE_DAYS`` without a success.
+    """
+
+    __tablename__ = "fides_oauth_known_sources"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_success: Mapped[float] = mapped_column(Float, index=True)
+
+    def __repr__(self) -> str:
+        return f"<KnownSource {self.key[:12]}>"
 
 
 class RevokedToken(Base):

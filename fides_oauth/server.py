@@ -39,7 +39,6 @@ from .errors import TooManyAttemptsError
 from .errors import render
 from .errors import safe_text
 from .keys import ALGORITHM
-from .limits import address_key
 from .limits import client_key
 from .scopes import is_valid_scope_name
 from .scopes import parse_scope_string
@@ -167,30 +166,32 @@ def _credentials_check(
 
     One bcrypt check whatever happens (two for a client whose rotated-out
     secret is in its grace period): unknown ids cost what wrong secrets
-    cost, and the answer does not tell them apart. Over the limit for the
-    id or the address, nothing is checked and the answer is 429.
+    cost, and the answer does not tell them apart. Over the limit (see
+    :mod:`.limits` for which counters judge an attempt), nothing is checked
+    and the answer is 429.
     """
     if not client_id or secret is None:
         return None
-    keys = [client_key(client_id), address_key(request.remote_addr)]
+    limiter = state.limiter
+    attempt = limiter.assess(client_id, request.remote_addr)
     client = state.find_client(client_id)
     # An id that names no client is audited by a fingerprint: it may be a
     # secret pasted into the wrong field, and must not reach a log.
     actor = client_id if client else "unknown:" + client_key(client_id)[:16]
-    retry_after = state.limiter.retry_after(keys)
-    if retry_after is not None:
+    if attempt.retry_after is not None:
         audit.emit("authentication_failed", actor=actor, outcome="rate_limited")
-        raise TooManyAttemptsError(retry_after)
+        raise TooManyAttemptsError(attempt.retry_after)
     now = time.time()
     previous = client.previous_secret_hash_at(now) if client else None
     if client is not None:
         # Checked with bcrypt before, against a hash the client still has?
         remembered = state.credentials.matched_hash(client_id, secret)
         if remembered is not None and remembered in (client.secret_hash, previous):
+            limiter.succeeded(attempt, counted=False)
             return client
     # Counted before bcrypt runs, so concurrent guesses cannot all slip in
     # under the limit; taken back below if it succeeds.
-    retry_after = state.limiter.record(keys)
+    retry_after = limiter.record(attempt.keys)
     if retry_after is not None:
         audit.emit("authentication_failed", actor=actor, outcome="rate_limited")
         raise TooManyAttemptsError(retry_after)
@@ -199,7 +200,7 @@ def _credentials_check(
     else:
         for stored in (client.secret_hash, previous):
             if stored is not None and state.hasher.verify(secret, stored):
-                state.limiter.forgive(keys)
+                limiter.succeeded(attempt, counted=True)
                 state.credentials.remember(client_id, secret, stored)
                 return client
     audit.emit("authentication_failed", actor=actor, outcome="invalid_client")

@@ -112,10 +112,13 @@ def base_config_for(app: Flask) -> dict[str, Any]:
 
 
 def test_two_apps_in_one_process_do_not_share_state(make_app: Any) -> None:
-    first = make_app()
+    # One database, so one key-encryption key for its signing keys.
+    kek = {"FIDES_OAUTH_KEY_ENCRYPTION_KEY": "kek-shared-by-both-apps"}
+    first = make_app(**kek)
     second = make_app(
         FIDES_OAUTH_ROOT_CLIENT_ID="other-root",
         FIDES_OAUTH_ROOT_CLIENT_SECRET="other-root-secret-0123",
+        **kek,
     )
     assert first.extensions["fides_oauth"] is not second.extensions["fides_oauth"]
     one, two = first.test_client(), second.test_client()

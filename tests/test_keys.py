@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from fides_oauth.keys import KeyStore
 from fides_oauth.models import SigningKey
 from fides_oauth.models import metadata
+from fides_oauth.sealing import KeySealer
 from tests.conftest import ROOT_ID
 from tests.conftest import ROOT_SECRET
 from tests.conftest import TEST_DATABASE_URL
@@ -85,8 +86,9 @@ def test_private_key_never_leaves_in_a_response(make_app: Any) -> None:
     http = app.test_client()
     oauth = OAuth(app, http)
     token = oauth.root_token()
-    (stored,) = _stored_keys(app)
-    private_d = ECKey.import_key(stored.private_key_pem).as_dict(private=True)["d"]
+    with app.app_context():
+        signing = app.extensions["fides_oauth"].keys.signing_key()
+    private_d = signing.as_dict(private=True)["d"]
     bodies = [
         http.post(
             TOKEN, data={"client_id": ROOT_ID, "client_secret": ROOT_SECRET}
@@ -105,7 +107,11 @@ def test_workers_starting_at_once_agree_on_one_key(tmp_path: Any) -> None:
     metadata.drop_all(engine)
     metadata.create_all(engine)
     try:
-        stores = [KeyStore(None, lambda: engine, retention=3600) for _ in range(4)]
+        sealer = KeySealer(["key-encryption-key-for-tests"])
+        stores = [
+            KeyStore(None, lambda: engine, retention=3600, sealer=sealer)
+            for _ in range(4)
+        ]
         barrier = threading.Barrier(len(stores))
         kids: list[str] = []
 

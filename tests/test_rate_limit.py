@@ -175,3 +175,73 @@ def test_concurrent_guesses_cannot_slip_past_the_limit(make_app: Any) -> None:
     # verdict, all the others are refused unchecked.
     assert statuses.count(401) <= 3
     assert statuses.count(429) >= 21
+
+
+# -- not a lockout weapon ------------------------------------------------------
+# Client ids are not secret: failures against an id from elsewhere, or by a
+# careless neighbour behind the same address, must not lock out a client that
+# presents its correct credentials from where it has authenticated before.
+
+
+def test_failures_from_elsewhere_do_not_lock_out_a_known_source(make_app: Any) -> None:
+    app = make_app(FIDES_OAUTH_AUTH_FAILURE_LIMIT=3)
+    http = app.test_client()
+    victim = OAuth(app, http).create_client(["rule:read"])
+    vid, secret = victim["client_id"], victim["client_secret"]
+    assert _attempt(http, vid, secret, "10.1.1.1").status_code == 200
+    for index in range(20):  # an attacker who knows the id, from 20 addresses
+        _attempt(http, vid, "wrong", f"10.6.6.{index}")
+    # Where the client has authenticated before, it still gets its token...
+    assert _attempt(http, vid, secret, "10.1.1.1").status_code == 200
+    # ...while guessing from anywhere else stays bounded: even the right
+    # secret from a new address is refused until the window passes.
+    assert _attempt(http, vid, secret, "10.2.2.2").status_code == 429
+
+
+def test_a_careless_neighbour_does_not_lock_out_the_root(make_app: Any) -> None:
+    app = make_app(FIDES_OAUTH_AUTH_FAILURE_LIMIT=3)
+    http = app.test_client()
+    assert _attempt(http, ROOT_ID, ROOT_SECRET, "10.0.0.1").status_code == 200
+    for index in range(10):  # another tool's typos, from the same address
+        _attempt(http, f"{index:032x}", "typo", "10.0.0.1")
+    assert _attempt(http, ROOT_ID, ROOT_SECRET, "10.0.0.1").status_code == 200
+    # The address is still limited for everyone it has not proved itself for.
+    assert _attempt(http, f"{99:032x}", "typo", "10.0.0.1").status_code == 429
+
+
+def test_guessing_from_a_known_source_is_bounded_too(
+    make_app: Any, bcrypt_checks: list[bytes]
+) -> None:
+    app = make_app(FIDES_OAUTH_AUTH_FAILURE_LIMIT=3)
+    http = app.test_client()
+    assert _attempt(http, ROOT_ID, ROOT_SECRET, "10.1.1.1").status_code == 200
+    for _ in range(3):  # someone else behind the client's own address
+        assert _attempt(http, ROOT_ID, "guess", "10.1.1.1").status_code == 401
+    bcrypt_checks.clear()
+    assert _attempt(http, ROOT_ID, "guess", "10.1.1.1").status_code == 429
+    assert bcrypt_checks == []
+
+
+def test_known_sources_can_be_turned_off(make_app: Any) -> None:
+    app = make_app(FIDES_OAUTH_AUTH_FAILURE_LIMIT=3, FIDES_OAUTH_TRUSTED_SOURCE_DAYS=0)
+    http = app.test_client()
+    assert _attempt(http, ROOT_ID, ROOT_SECRET, "10.1.1.1").status_code == 200
+    for index in range(3):
+        _attempt(http, ROOT_ID, "wrong", f"10.6.6.{index}")
+    assert _attempt(http, ROOT_ID, ROOT_SECRET, "10.1.1.1").status_code == 429
+
+
+def test_a_known_source_expires(make_app: Any) -> None:
+    from fides_oauth.limits import source_key
+
+    app = make_app(FIDES_OAUTH_AUTH_FAILURE_LIMIT=3, FIDES_OAUTH_TRUSTED_SOURCE_DAYS=1)
+    limiter: FailureLimiter = app.extensions["fides_oauth"].limiter
+    with app.app_context():
+        fresh = limiter.assess(ROOT_ID, "10.1.1.1", now=1000.0)
+        assert fresh.known_since is None
+        limiter.succeeded(fresh, counted=False, now=1000.0)
+        known = limiter.assess(ROOT_ID, "10.1.1.1", now=1000.0 + 86399)
+        assert known.keys == (source_key(ROOT_ID, "10.1.1.1"),)
+        gone = limiter.assess(ROOT_ID, "10.1.1.1", now=1000.0 + 86401)
+        assert gone.known_since is None
+        assert source_key(ROOT_ID, "10.1.1.1") not in gone.keys

@@ -1,0 +1,103 @@
+"""Real servers for the tests that need them: gunicorn, started as users do.
+
+The server is stopped by its process id, and its log is kept so a test can
+look at what an operator would see.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+ROOT_DIR = Path(__file__).resolve().parent.parent
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Server:
+    base: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    @property
+    def api(self) -> str:
+        return self.base + "/api/v1"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@contextlib.contextmanager
+def gunicorn(
+    app: str,
+    log_path: Path,
+    *,
+    workers: int,
+    env: dict[str, str],
+    host: str = "127.0.0.1",
+    boot_timeout: float = 90.0,
+) -> Iterator[Server]:
+    """``gunicorn --workers N APP`` until the block ends; waits until
+    ``/api/v1/health`` answers (failing with the log if it never does)."""
+    port = free_port(host)
+    base = f"http://{host}:{port}"
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT_DIR), **env}
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "--workers",
+                str(workers),
+                "--worker-class",
+                "sync",
+                "--bind",
+                f"{host}:{port}",
+                "--timeout",
+                "60",
+                app,
+            ],
+            cwd=ROOT_DIR,
+            env=full_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    server = Server(base, process, log_path)
+    try:
+        deadline = time.monotonic() + boot_timeout
+        while True:
+            try:
+                if requests.get(server.api + "/health", timeout=5).ok:
+                    break
+            except requests.RequestException:
+                pass  # not listening yet, or still booting
+            assert process.poll() is None, "gunicorn exited:\n" + server.log()
+            assert time.monotonic() < deadline, (
+                "gunicorn did not start:\n" + server.log()
+            )
+            time.sleep(0.1)
+        yield server
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)

@@ -1,0 +1,110 @@
+"""Concurrent successes on a real multi-worker server: every answer is 200.
+
+Token requests write (each attempt is counted before bcrypt and taken back
+after it succeeds, and a first success from an address records it). Those
+writes once took row locks in two different orders, and on PostgreSQL
+concurrent requests for one client deadlocked into 503s. Legitimate
+clients must never be refused because other requests ran at the same time.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from fides_oauth.limits import FailureLimiter
+from tests.conftest import ROOT_ID
+from tests.conftest import ROOT_SECRET
+from tests.conftest import OAuth
+from tests.servers import gunicorn
+
+pytest.importorskip("gunicorn")
+
+THREADS = 8
+
+
+def _env(url: str) -> dict[str, str]:
+    return {
+        "FIDES_OAUTH_WORKERS_DATABASE_URL": url,
+        "FIDES_OAUTH_ROOT_CLIENT_ID": ROOT_ID,
+        "FIDES_OAUTH_ROOT_CLIENT_SECRET": ROOT_SECRET,
+        "FIDES_OAUTH_ISSUER": "http://127.0.0.1/api/v1",
+        "FIDES_OAUTH_WORKERS_FAILURE_LIMIT": "10",  # the library's default
+    }
+
+
+def test_cold_and_warm_token_requests_across_three_workers_all_succeed(
+    make_app: Any, tmp_path: Path
+) -> None:
+    app = make_app()
+    oauth = OAuth(app, app.test_client())
+    created = [oauth.create_client(["policy:read"]) for _ in range(50)]
+    pairs = [(c["client_id"], c["client_secret"]) for c in created]
+    burst_one = oauth.create_client(["rule:read"])  # one client, many at once
+    with gunicorn(
+        "tests.wsgi_workers:app",
+        tmp_path / "gunicorn.log",
+        workers=3,
+        env=_env(app.config["SQLALCHEMY_DATABASE_URI"]),
+    ) as server:
+
+        def token(pair: tuple[str, str]) -> tuple[int, str]:
+            response = requests.post(
+                server.api + "/oauth/token",
+                data={"client_id": pair[0], "client_secret": pair[1]},
+                timeout=60,
+            )
+            return response.status_code, response.text
+
+        one = (burst_one["client_id"], burst_one["client_secret"])
+        with ThreadPoolExecutor(THREADS) as pool:
+            # 50 cold (never seen by any worker), then the same 50 again
+            # (warm where the same worker answers), then 24 for one client.
+            cold = list(pool.map(token, pairs))
+            warm = list(pool.map(token, random.sample(pairs, len(pairs))))
+            burst = list(pool.map(token, [one] * 24))
+        log = server.log()
+    for status, body in cold + warm + burst:
+        assert status == 200, body
+    assert "deadlock" not in log.lower()
+    assert "Traceback" not in log
+
+
+def test_limiter_writes_in_parallel_never_fail(app: Any) -> None:
+    """The limiter's own transactions, hammered from many threads on the
+    same keys: counting, taking back and remembering sources interleave
+    without a deadlock or lock error reaching the caller."""
+    from examples.host_app import db
+
+    with app.app_context():
+        engine = db.engine
+    limiter = FailureLimiter(10_000, 60, lambda: engine)
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(THREADS)
+
+    def work(worker: int) -> None:
+        barrier.wait()
+        try:
+            for round_ in range(15):
+                address = f"10.0.0.{(worker + round_) % 3}"
+                attempt = limiter.assess(f"client-{round_ % 2}", address)
+                limiter.record(attempt.keys)
+                limiter.succeeded(attempt, counted=True)
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    # Every count was taken back: nobody is left over the limit.
+    attempt = limiter.assess("client-0", "10.0.0.1")
+    assert attempt.retry_after is None

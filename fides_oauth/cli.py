@@ -27,6 +27,8 @@ from . import clients
 from . import migrate
 from .models import OAuthClient
 from .models import utcnow
+from .outages import describe
+from .outages import is_schema_problem
 from .state import current_state
 
 __all__ = ["register_commands"]
@@ -53,8 +55,14 @@ def _fail_cleanly(command: F) -> F:
             ) from None
         except SQLAlchemyError as error:
             current_state().rollback()
+            name, message = describe(error)
+            hint = (
+                "; run `flask fides-oauth db upgrade`"
+                if is_schema_problem(error)
+                else ""
+            )
             raise click.ClickException(
-                f"the database failed: {type(error).__name__}"
+                f"the database failed: {name}: {message}{hint}"
             ) from None
 
     wrapped.__name__ = command.__name__

@@ -148,11 +148,16 @@ class ClientChanges:
         return self.description is not _UNSET
 
 
-def _text_field(value: Any, field: str, limit: int) -> str | None:
+def _text_field(
+    value: Any, field: str, limit: int, allow_blank: bool = True
+) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
         raise UnprocessableError(f"'{field}' must be a string or null.")
+    if not allow_blank and not value.strip():
+        # As Fides' schema does: a name, when given, names something.
+        raise UnprocessableError(f"'{field}' must not be empty or blank.")
     if len(value) > limit:
         raise UnprocessableError(f"'{field}' must be at most {limit} characters.")
     for ch in value:
@@ -164,6 +169,10 @@ def _text_field(value: Any, field: str, limit: int) -> str | None:
                 f"'{field}' contains a control character or invalid Unicode."
             )
     return value
+
+
+def _name(value: Any) -> str | None:
+    return _text_field(value, "name", NAME_MAX_LENGTH, allow_blank=False)
 
 
 def parse_scopes(
@@ -212,7 +221,7 @@ def parse_create_body(data: Any, registry: ScopeRegistry) -> ClientSpec:
         raise UnprocessableError("'scopes' is required (it may be []).")
     return ClientSpec(
         scopes=parse_scopes(data["scopes"], registry),
-        name=_text_field(data.get("name"), "name", NAME_MAX_LENGTH),
+        name=_name(data.get("name")),
         description=_text_field(
             data.get("description"), "description", DESCRIPTION_MAX_LENGTH
         ),
@@ -228,11 +237,7 @@ def parse_update_body(data: Any, registry: ScopeRegistry) -> ClientChanges:
     _check_keys(data, ("scopes", "name", "description"))
     return ClientChanges(
         scopes=parse_scopes(data["scopes"], registry) if "scopes" in data else None,
-        name=(
-            _text_field(data["name"], "name", NAME_MAX_LENGTH)
-            if "name" in data
-            else _UNSET
-        ),
+        name=(_name(data["name"]) if "name" in data else _UNSET),
         description=(
             _text_field(data["description"], "description", DESCRIPTION_MAX_LENGTH)
             if "description" in data

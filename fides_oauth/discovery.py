@@ -1,14 +1,19 @@
 """RFC 8414 authorization-server metadata, served on the host app's root.
 
-``/.well-known/oauth-authorization-server`` and, when the blueprint has a
-prefix, the path-inserted form RFC 8414 §3 derives from the issuer
-(``/.well-known/oauth-authorization-server/api/v1``). A host turns both off
-with ``FIDES_OAUTH_SERVER_METADATA = False``.
+At the one URL RFC 8414 §3 derives from the issuer: the well-known suffix
+inserted between the issuer's host and its path. An issuer with a path
+(``https://host/api/v1``, the default under the ``/api/v1`` prefix) is
+served at ``/.well-known/oauth-authorization-server/api/v1``; only an
+issuer without a path is served at ``/.well-known/oauth-authorization-server``
+itself, since §3.3 requires the ``issuer`` in the document to be the one its
+URL was built from. A host turns it off with
+``FIDES_OAUTH_SERVER_METADATA = False``.
 """
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Response
 from flask import jsonify
@@ -16,10 +21,18 @@ from flask import url_for
 
 from .state import current_state
 
-__all__ = ["WELL_KNOWN", "server_metadata"]
+__all__ = ["WELL_KNOWN", "metadata_path", "server_metadata"]
 
 WELL_KNOWN = "/.well-known/oauth-authorization-server"
 _AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+
+def metadata_path(configured_issuer: str | None, url_prefix: str) -> str:
+    """Where RFC 8414 §3 puts the metadata of this app's issuer: the
+    configured issuer's path, else the blueprint's prefix (the path of the
+    issuer derived from each request)."""
+    path = urlsplit(configured_issuer).path if configured_issuer else url_prefix
+    return WELL_KNOWN + path.rstrip("/")
 
 
 def server_metadata() -> Response:

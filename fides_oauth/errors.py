@@ -166,6 +166,13 @@ class TemporarilyUnavailableError(FidesOAuthError):
     error = "temporarily_unavailable"
     status_code = 503
     description = "The authorization server's storage is unavailable; retry later."
+    #: Seconds a client should wait before retrying (RFC 9110 §10.2.3).
+    retry_after = 5
+
+    def get_headers(self) -> list[tuple[str, str]]:
+        headers: list[tuple[str, str]] = super().get_headers()
+        headers.append(("Retry-After", str(self.retry_after)))
+        return headers
 
 
 class TooManyAttemptsError(FidesOAuthError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from collections.abc import Iterable
@@ -22,7 +23,7 @@ from .cache import VerifiedTokens
 from .cli import register_commands
 from .clients import ClientRecord
 from .config import load_config
-from .discovery import WELL_KNOWN
+from .discovery import metadata_path
 from .discovery import server_metadata
 from .hashing import SecretHasher
 from .keys import KeyStore
@@ -38,6 +39,7 @@ from .server import AuthorizationServer
 from .state import EXTENSION_KEY
 from .state import OAuthState
 from .state import current_state
+from .views import answer_routing_in_json
 from .views import register_routes
 
 __all__ = [
@@ -47,6 +49,9 @@ __all__ = [
     "prune",
     "rotate_signing_key",
 ]
+
+
+logger = logging.getLogger("fides_oauth")
 
 
 class FidesOAuth(Blueprint):
@@ -135,15 +140,23 @@ class FidesOAuth(Blueprint):
         state.server = AuthorizationServer(state)
         state.protector = BearerProtector(state)
         app.extensions[EXTENSION_KEY] = state
+        if settings.issuer is None and not (app.debug or app.testing):
+            logger.warning(
+                "FIDES_OAUTH_ISSUER is not set: the issuer is derived from each "
+                "request's scheme and Host, so a token fetched through one host "
+                "name (127.0.0.1) is refused through another (localhost), and a "
+                "revocation sent to another name does nothing. Set it to the "
+                "public URL of the blueprint, e.g. https://auth.example.com%s.",
+                state.url_prefix,
+            )
         if settings.server_metadata:
-            paths = {WELL_KNOWN, WELL_KNOWN + state.url_prefix}
-            for index, path in enumerate(sorted(paths)):
-                app.add_url_rule(
-                    path,
-                    endpoint=f"{setup.name}_server_metadata_{index}",
-                    view_func=server_metadata,
-                    methods=["GET"],
-                )
+            app.add_url_rule(
+                metadata_path(settings.issuer, state.url_prefix),
+                endpoint=f"{setup.name}_server_metadata",
+                view_func=server_metadata,
+                methods=["GET"],
+            )
+        app.before_request_funcs.setdefault(None, []).append(answer_routing_in_json)
 
 
 def create_tables(app: Flask | None = None) -> None:

@@ -20,6 +20,7 @@ from authlib.integrations.flask_oauth2 import ResourceProtector
 from authlib.integrations.flask_oauth2.signals import token_authenticated
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749.errors import MissingAuthorizationError
+from authlib.oauth2.rfc6749.errors import UnsupportedTokenTypeError
 from authlib.oauth2.rfc6750 import BearerTokenValidator
 from flask import abort
 from flask import g
@@ -30,9 +31,9 @@ from werkzeug.local import LocalProxy
 from .errors import REALM
 from .errors import InsufficientScopeWithHintError
 from .errors import MissingBearerError
-from .errors import TemporarilyUnavailableError
 from .errors import render
 from .scopes import is_valid_scope_name
+from .sealing import SealError
 from .state import current_state
 from .tokens import AuthenticatedClient
 from .tokens import VerifiedToken
@@ -96,7 +97,10 @@ class BearerProtector(ResourceProtector):  # type: ignore[misc]
     def parse_request_authorization(self, request: Any) -> tuple[Any, str]:
         try:
             return cast(tuple[Any, str], super().parse_request_authorization(request))
-        except MissingAuthorizationError as exc:
+        except (MissingAuthorizationError, UnsupportedTokenTypeError) as exc:
+            # RFC 6750 §3.1: a request without authentication information,
+            # or "attempted using an unsupported authentication method",
+            # gets a challenge without an error code.
             raise MissingBearerError() from exc
 
     def raise_error_response(self, error: OAuth2Error) -> None:
@@ -120,10 +124,10 @@ class BearerProtector(ResourceProtector):  # type: ignore[misc]
             self.acquire_token(scopes=list(scopes))
         except OAuth2Error as error:
             self.raise_error_response(error)
-        except SQLAlchemyError:
-            # The client could not be looked up: say so, never a 500.
+        except (SQLAlchemyError, SealError) as exc:
+            # The client or the keys could not be read: say so, never a 500.
             self._state.rollback()
-            self.raise_error_response(TemporarilyUnavailableError())
+            self.raise_error_response(self._state.outages.report(exc))
         return cast(AuthenticatedClient, g.get(_G_KEY))
 
 

@@ -20,21 +20,27 @@ from typing import Any
 from typing import ClassVar
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer as _FlaskServer
+from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Payload
+from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Request
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import ClientCredentialsGrant as _ClientCredentialsGrant
+from authlib.oauth2.rfc6749.errors import InsecureTransportError
 from authlib.oauth2.rfc6749.errors import InvalidRequestError
 from authlib.oauth2.rfc6749.errors import InvalidScopeError
 from authlib.oauth2.rfc6749.hooks import hooked
 from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
+from flask import Request
 from flask import Response
 from flask import request
 from joserfc.jwk import KeySet
+from werkzeug.datastructures import MultiDict
 
 from . import audit
 from .clients import ClientRecord
 from .endpoints import IntrospectionEndpoint
 from .endpoints import RevocationEndpoint
+from .errors import FidesOAuthError
 from .errors import TooManyAttemptsError
 from .errors import render
 from .errors import safe_text
@@ -207,6 +213,43 @@ def _credentials_check(
     return None
 
 
+def _without_empty(values: Any) -> MultiDict[str, str]:
+    return MultiDict((k, v) for k, v in values.items(multi=True) if v != "")
+
+
+class _Payload(FlaskOAuth2Payload):  # type: ignore[misc]
+    @property
+    def data(self) -> MultiDict[str, str]:
+        return _without_empty(self._request.values)
+
+
+class OAuthRequest(FlaskOAuth2Request):  # type: ignore[misc]
+    """Authlib's request, read as RFC 6749 §3.2 says: "Parameters sent
+    without a value MUST be treated as if they were omitted from the
+    request." So ``grant_type=`` is no ``grant_type``, ``scope=`` no scope,
+    ``client_secret=`` no secret."""
+
+    def __init__(self, flask_request: Request) -> None:
+        super().__init__(flask_request)
+        self.payload = _Payload(flask_request)
+        self._form = _without_empty(flask_request.form)
+
+    @property
+    def form(self) -> MultiDict[str, str]:
+        return self._form
+
+
+class InsecureTransportWithFixError(FidesOAuthError):
+    """Authlib's ``insecure_transport``, naming the fix."""
+
+    error = "insecure_transport"
+    description = (
+        "OAuth 2 requires https. Behind a TLS-terminating proxy, wrap the app in "
+        "werkzeug.middleware.proxy_fix.ProxyFix so the request's scheme is "
+        "https; for local plain http only, set AUTHLIB_INSECURE_TRANSPORT=1."
+    )
+
+
 class AuthorizationServer(_FlaskServer):  # type: ignore[misc]
     """Authlib's Flask server, bound to one app's state (not to the app)."""
 
@@ -219,6 +262,12 @@ class AuthorizationServer(_FlaskServer):  # type: ignore[misc]
         self.register_client_auth_method("client_secret_post", self._auth_post)
         self.register_endpoint(RevocationEndpoint(self, state))
         self.register_endpoint(IntrospectionEndpoint(self, state))
+
+    def create_oauth2_request(self, flask_request: Any) -> OAuthRequest:
+        try:
+            return OAuthRequest(request)
+        except InsecureTransportError as exc:
+            raise InsecureTransportWithFixError() from exc
 
     def query_client(self, client_id: str) -> ClientRecord | None:
         return self._state.find_client(client_id)

@@ -40,6 +40,7 @@ from .limits import FailureLimiter
 from .models import ChangeCounter
 from .models import OAuthClient
 from .models import RevokedToken
+from .outages import OutageLog
 from .scopes import ScopeRegistry
 
 if TYPE_CHECKING:
@@ -97,6 +98,8 @@ class OAuthState:
     _issuers: BoundedCache[tuple[Any, ...], str] = field(
         init=False, default_factory=lambda: BoundedCache(64)
     )
+    #: Storage failures: the 503 to answer, the cause logged once.
+    outages: OutageLog = field(init=False, default_factory=OutageLog)
     reader: StoreReader = field(init=False)
     verified: VerifiedTokens = field(init=False)
     credentials: Credentials = field(init=False)

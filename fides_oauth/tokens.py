@@ -40,6 +40,7 @@ __all__ = [
 
 #: Longer token strings are refused before any parsing.
 MAX_TOKEN_LENGTH = 8192
+_ACCESS_TOKEN_TYPES = frozenset({"at+jwt", "application/at+jwt"})
 _DECODE_ERRORS = (JoseError, ValueError, TypeError, KeyError, UnicodeError)
 
 
@@ -98,7 +99,11 @@ def decode_token(
             )
     except _DECODE_ERRORS as exc:
         raise invalid_token() from exc
-    if token.header.get("typ") != "at+jwt":  # RFC 9068 §4: no other JWT
+    # RFC 9068 §4: "Resource servers MUST verify that the typ header value
+    # is "at+jwt" or "application/at+jwt" and reject tokens carrying any
+    # other value" (media types compare without regard to case).
+    typ = token.header.get("typ")
+    if not isinstance(typ, str) or typ.lower() not in _ACCESS_TOKEN_TYPES:
         raise invalid_token()
     claims = JWTAccessTokenClaims(
         token.claims,

@@ -7,7 +7,9 @@ only after every check has passed, in one commit.
 
 from __future__ import annotations
 
+import io
 import json
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -20,17 +22,20 @@ from flask import request
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import MethodNotAllowed
+from werkzeug.exceptions import NotFound
 from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.routing import RequestRedirect
 
 from . import audit
 from . import clients
+from .discovery import WELL_KNOWN
 from .errors import BadRequestBodyError
 from .errors import ConflictError
 from .errors import FidesOAuthError
 from .errors import MethodNotAllowedError
 from .errors import NotFoundError
 from .errors import PayloadTooLargeError
-from .errors import TemporarilyUnavailableError
 from .errors import UnsupportedMediaTypeError
 from .errors import render
 from .models import OAuthClient
@@ -43,9 +48,10 @@ from .scopes import CLIENT_DELETE
 from .scopes import CLIENT_READ
 from .scopes import CLIENT_UPDATE
 from .scopes import SCOPE_READ
+from .sealing import SealError
 from .state import current_state
 
-__all__ = ["register_routes"]
+__all__ = ["answer_routing_in_json", "register_routes"]
 
 _METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "TRACE")
 #: How long resource servers may cache the JWK Set (seconds).
@@ -246,7 +252,9 @@ def delete_client(client_id: str) -> Response:
     state.session().delete(client)
     state.commit()
     _audit("client_deleted", client, scopes=target_scopes)
-    return Response(status=204)
+    response = Response(status=204)
+    del response.headers["Content-Type"]  # no content, so no content type
+    return response
 
 
 @require_scopes(SCOPE_READ)
@@ -324,11 +332,74 @@ def _allow_served_methods(response: Response) -> Response:
 
 
 def _limit_body() -> None:
-    # Set before anything reads the body, so Werkzeug stops reading (413)
-    # as soon as the limit is passed, form and JSON alike.
+    # Set before anything reads the body, so a declared length over the
+    # limit is refused (413) before reading, form and JSON alike.
     limit = current_state().config.max_body_bytes
     request.max_content_length = limit
     request.max_form_memory_size = limit
+    _buffer_unframed_body(limit)
+
+
+def _buffer_unframed_body(limit: int) -> None:
+    """Read a body that came without a Content-Length (chunked), up to the
+    limit, so one over it is 413 however it is framed.
+
+    Werkzeug caps such a stream at the limit but may simply stop reading
+    there, and the route would then act on a truncated body. The body is
+    read here instead, one byte past the limit at most, and handed on with
+    its length, so the rest of the request sees an ordinary body.
+    """
+    environ = request.environ
+    if environ.get("CONTENT_LENGTH") or "wsgi.input_terminated" not in environ:
+        return  # a declared length (Werkzeug enforces it), or no body read
+    stream = environ["wsgi.input"]
+    chunks: list[bytes] = []
+    size = 0
+    while size <= limit:
+        chunk = stream.read(min(64 * 1024, limit + 1 - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    if size > limit:
+        raise RequestEntityTooLarge()
+    body = b"".join(chunks)
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
+
+
+_SLASHES = re.compile("/{2,}")
+
+
+def answer_routing_in_json() -> Response | None:
+    """An app-wide hook: Werkzeug's routing answers (a merge-slashes
+    redirect, a wrong method, no such path) for the library's paths, as
+    JSON rather than Werkzeug's HTML pages.
+
+    Flask hands routing redirects straight to the client, past every error
+    handler, and routes 405s of app-level rules (the metadata document) to
+    the app's handlers; this runs before either.
+    """
+    error = request.routing_exception
+    if error is None:
+        return None
+    path = _SLASHES.sub("/", request.path)
+    oauth = current_state().url_prefix + "/oauth"
+    if not (path == oauth or path.startswith((oauth + "/", WELL_KNOWN))):
+        return None  # the host's own paths: the host's own answers
+    if isinstance(error, RequestRedirect):
+        body = {"location": error.new_url}
+        return Response(
+            json.dumps(body),
+            status=error.code,
+            headers={"Location": error.new_url},
+            mimetype="application/json",
+        )
+    if isinstance(error, MethodNotAllowed):
+        return render(MethodNotAllowedError(error.valid_methods or ()))
+    if isinstance(error, NotFound):
+        return render(NotFoundError("No such route."))
+    return None
 
 
 def _render_oauth_error(error: OAuth2Error) -> Response:
@@ -358,9 +429,10 @@ def _render_conflict(error: StaleDataError) -> Response:
     return render(ConflictError())
 
 
-def _render_database_error(error: SQLAlchemyError) -> Response:
-    current_state().rollback()
-    return render(TemporarilyUnavailableError())
+def _render_storage_failure(error: SQLAlchemyError | SealError) -> Response:
+    state = current_state()
+    state.rollback()
+    return render(state.outages.report(error))
 
 
 def register_routes(bp: Blueprint) -> None:
@@ -384,5 +456,6 @@ def register_routes(bp: Blueprint) -> None:
     bp.after_request(_allow_served_methods)
     bp.register_error_handler(OAuth2Error, _render_oauth_error)
     bp.register_error_handler(HTTPException, _render_http_error)
-    bp.register_error_handler(SQLAlchemyError, _render_database_error)
+    bp.register_error_handler(SQLAlchemyError, _render_storage_failure)
+    bp.register_error_handler(SealError, _render_storage_failure)
     bp.register_error_handler(StaleDataError, _render_conflict)

@@ -243,3 +243,13 @@ def bcrypt_checks(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
 
     monkeypatch.setattr("fides_oauth.hashing.bcrypt.checkpw", counting)
     return calls
+
+
+def assert_error(response: Any, status: int, error: str) -> dict[str, Any]:
+    """A JSON error answer of the RFC 6749 §5.2 shape; its body."""
+    assert response.status_code == status, response.data
+    assert response.mimetype == "application/json"
+    body = response.get_json()
+    assert body["error"] == error, body
+    assert isinstance(body["error_description"], str) and body["error_description"]
+    return dict(body)

@@ -30,7 +30,7 @@ def test_authlib_oauth2session(
 ) -> None:
     base = live_server + "/api/v1"
     metadata = requests.get(
-        live_server + "/.well-known/oauth-authorization-server", timeout=10
+        live_server + "/.well-known/oauth-authorization-server/api/v1", timeout=10
     ).json()
     assert metadata["token_endpoint"] == base + "/oauth/token"
     with OAuth2Session(

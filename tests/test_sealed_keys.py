@@ -224,9 +224,7 @@ def test_a_moved_or_altered_sealed_key_is_refused(make_app: Any, start: Any) -> 
 
 
 @pytest.mark.parametrize("value", ["short", ["ok-but-" * 3, 42], [], 7])
-def test_malformed_key_encryption_key_fails_start_up(
-    start: Any, value: Any
-) -> None:
+def test_malformed_key_encryption_key_fails_start_up(start: Any, value: Any) -> None:
     with pytest.raises(RuntimeError, match="FIDES_OAUTH_KEY_ENCRYPTION_KEY"):
         start(FIDES_OAUTH_KEY_ENCRYPTION_KEY=value)
 

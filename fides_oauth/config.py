@@ -58,7 +58,8 @@ DEFAULTS: Mapping[str, Any] = {
     # already checked with bcrypt (entries, least recently used evicted).
     "FIDES_OAUTH_TOKEN_CACHE_SIZE": 10_000,
     "FIDES_OAUTH_CREDENTIAL_CACHE_SIZE": 1_024,
-    # Serve RFC 8414 metadata at /.well-known/oauth-authorization-server.
+    # Serve RFC 8414 metadata at /.well-known/oauth-authorization-server
+    # plus the issuer's path (RFC 8414 §3).
     "FIDES_OAUTH_SERVER_METADATA": True,
     # Longest time a rotated-out secret may keep working.
     "FIDES_OAUTH_MAX_ROTATION_GRACE_SECONDS": 86400,

@@ -90,6 +90,7 @@ class FidesOAuth(Blueprint):
         self._session_factory = session
         self.registry = ScopeRegistry(scopes)  # malformed names fail here
         register_routes(self)
+        self.before_app_request(answer_routing_in_json)
         register_commands(self)
         self.record(self._setup)
 
@@ -156,7 +157,6 @@ class FidesOAuth(Blueprint):
                 view_func=server_metadata,
                 methods=["GET"],
             )
-        app.before_request_funcs.setdefault(None, []).append(answer_routing_in_json)
 
 
 def create_tables(app: Flask | None = None) -> None:

@@ -216,10 +216,6 @@ class FailureLimiter:
 
         retrying(write)
 
-    def forgive(self, keys: Iterable[str]) -> None:
-        """Take back one counted attempt for each of ``keys``."""
-        self.succeeded(Attempt(tuple(sorted(set(keys))), "", 0.0, None), counted=True)
-
     def prune(self, conn: Connection, now: float) -> int:
         """Drop the rows of windows that have passed, and sources not seen
         succeeding for the trust period."""

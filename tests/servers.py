@@ -50,11 +50,12 @@ def gunicorn(
     workers: int,
     env: dict[str, str],
     host: str = "127.0.0.1",
+    port: int | None = None,
     boot_timeout: float = 90.0,
 ) -> Iterator[Server]:
     """``gunicorn --workers N APP`` until the block ends; waits until
     ``/api/v1/health`` answers (failing with the log if it never does)."""
-    port = free_port(host)
+    port = port or free_port(host)
     base = f"http://{host}:{port}"
     full_env = {**os.environ, "PYTHONPATH": str(ROOT_DIR), **env}
     with open(log_path, "wb") as log:

@@ -7,12 +7,6 @@ at once from an empty table.
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Callable
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -28,19 +22,14 @@ from sqlalchemy import select
 from fides_oauth.models import SigningKey
 from tests.conftest import ROOT_ID
 from tests.conftest import ROOT_SECRET
+from tests.servers import free_port
+from tests.servers import gunicorn
 
 WORKERS = 3
 MAX_REQUESTS_PER_CHECK = 240
 BATCH = 12
-ROOT_DIR = Path(__file__).resolve().parent.parent
 
 pytest.importorskip("gunicorn")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Cluster:
@@ -96,57 +85,21 @@ class Cluster:
 def workers(make_app: Any, tmp_path: Path) -> Iterator[tuple[Cluster, str]]:
     app = make_app()  # creates the tables (and drops them afterwards)
     url = app.config["SQLALCHEMY_DATABASE_URI"]
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
+    port = free_port()
     env = {
-        **os.environ,
         "FIDES_OAUTH_WORKERS_DATABASE_URL": url,
         "FIDES_OAUTH_ROOT_CLIENT_ID": ROOT_ID,
         "FIDES_OAUTH_ROOT_CLIENT_SECRET": ROOT_SECRET,
-        "FIDES_OAUTH_ISSUER": base + "/api/v1",
-        "PYTHONPATH": str(ROOT_DIR),
+        "FIDES_OAUTH_ISSUER": f"http://127.0.0.1:{port}/api/v1",
     }
-    log = open(tmp_path / "gunicorn.log", "wb")  # noqa: SIM115
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--workers",
-            str(WORKERS),
-            "--worker-class",
-            "sync",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--timeout",
-            "60",
-            "tests.wsgi_workers:app",
-        ],
-        cwd=ROOT_DIR,
+    with gunicorn(
+        "tests.wsgi_workers:app",
+        tmp_path / "gunicorn.log",
+        workers=WORKERS,
         env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(base + "/api/v1/health", timeout=5).ok:
-                    break
-            except requests.RequestException:
-                pass  # not listening yet, or still booting
-            assert server.poll() is None, (tmp_path / "gunicorn.log").read_text()
-            assert time.monotonic() < deadline, "gunicorn did not start"
-            time.sleep(0.2)
-        yield Cluster(base), url
-    finally:
-        os.kill(server.pid, signal.SIGTERM)  # stop it by its process id
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.kill(server.pid, signal.SIGKILL)
-            server.wait(timeout=30)
-        log.close()
+        port=port,
+    ) as server:
+        yield Cluster(server.base), url
 
 
 def _status(expected: int) -> Callable[[requests.Response], None]:

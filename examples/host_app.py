@@ -35,6 +35,7 @@ HOST_SCOPES = [
 # Public, documented demo credentials: for trying the quick start only.
 DEMO_ROOT_CLIENT_ID = "fidesadmin"
 DEMO_ROOT_CLIENT_SECRET = "fidesadminsecret"
+DEMO_KEY_ENCRYPTION_KEY = "public-demo-key-encryption-key-never-for-production"
 
 db = SQLAlchemy()
 api = Blueprint("host_api", __name__)
@@ -58,7 +59,8 @@ def list_rules() -> Any:
 
 
 def _root_credentials(app: Flask) -> None:
-    """Fill the root client from the environment, else the demo defaults.
+    """Fill the root client and the key-encryption key from the environment,
+    else the demo defaults.
 
     A key the caller set — even to None — is left alone: None then fails
     start-up with the library's message.
@@ -67,6 +69,8 @@ def _root_credentials(app: Flask) -> None:
         "FIDES_OAUTH_ROOT_CLIENT_ID": DEMO_ROOT_CLIENT_ID,
         "FIDES_OAUTH_ROOT_CLIENT_SECRET": DEMO_ROOT_CLIENT_SECRET,
     }
+    if "FIDES_OAUTH_SIGNING_KEY" not in app.config:
+        demo["FIDES_OAUTH_KEY_ENCRYPTION_KEY"] = DEMO_KEY_ENCRYPTION_KEY
     used_demo = False
     for key, default in demo.items():
         if key in app.config:
@@ -79,15 +83,17 @@ def _root_credentials(app: Flask) -> None:
         if not app.debug:
             # Loud, and without the secret: log lines must never carry one.
             logging.getLogger("fides_oauth.host_app").warning(
-                "SECURITY WARNING: the root client uses the public demo "
-                "credentials outside debug mode; anyone can obtain every scope. "
-                "Set FIDES_OAUTH_ROOT_CLIENT_ID and FIDES_OAUTH_ROOT_CLIENT_SECRET."
+                "SECURITY WARNING: public demo credentials are in use outside "
+                "debug mode; anyone can obtain every scope or open the signing "
+                "keys. Set FIDES_OAUTH_ROOT_CLIENT_ID, "
+                "FIDES_OAUTH_ROOT_CLIENT_SECRET and FIDES_OAUTH_KEY_ENCRYPTION_KEY."
             )
         print(
-            "fides_oauth demo: no root client configured; using the public demo "
-            f"credentials id={DEMO_ROOT_CLIENT_ID} secret={DEMO_ROOT_CLIENT_SECRET}."
-            " Set FIDES_OAUTH_ROOT_CLIENT_ID and FIDES_OAUTH_ROOT_CLIENT_SECRET "
-            "for anything but a local trial.",
+            "fides_oauth demo: some settings are missing; using the public demo "
+            f"values (root client id={DEMO_ROOT_CLIENT_ID} "
+            f"secret={DEMO_ROOT_CLIENT_SECRET}, and a public key-encryption key)."
+            " Set FIDES_OAUTH_ROOT_CLIENT_ID, FIDES_OAUTH_ROOT_CLIENT_SECRET and "
+            "FIDES_OAUTH_KEY_ENCRYPTION_KEY for anything but a local trial.",
             file=sys.stderr,
         )
 

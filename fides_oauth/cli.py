@@ -251,6 +251,17 @@ def register_commands(bp: Blueprint) -> None:
             raise click.ClickException(str(error)) from None
         click.echo(f"New signing key: {kid}")
 
+    @cli.command("reseal-keys")
+    @_fail_cleanly
+    def reseal_keys() -> None:
+        """Seal every stored signing key under the first key-encryption key
+        (the second step of a rotation of FIDES_OAUTH_KEY_ENCRYPTION_KEY)."""
+        try:
+            changed = current_state().keys.reseal()
+        except RuntimeError as error:
+            raise click.ClickException(str(error)) from None
+        click.echo(f"Re-sealed {changed} signing keys under the current key.")
+
     @cli.command("prune")
     @_fail_cleanly
     def prune_command() -> None:

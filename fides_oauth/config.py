@@ -35,9 +35,9 @@ DEFAULTS: Mapping[str, Any] = {
     # PEM of the EC P-256 private key that signs tokens; None: one is
     # generated once and kept in the database.
     "FIDES_OAUTH_SIGNING_KEY": None,
-    # Key-encryption key(s) sealing stored signing keys at rest: a string,
-    # or a list whose first entry seals and every entry opens (rotation).
-    # None: the root client secret is the key-encryption key.
+    # Key-encryption key(s) sealing stored signing keys at rest: a random
+    # string, or a list whose first entry seals and every entry opens
+    # (rotation). Required unless FIDES_OAUTH_SIGNING_KEY is set.
     "FIDES_OAUTH_KEY_ENCRYPTION_KEY": None,
     # "iss" of issued tokens; None: the request's host URL plus the prefix.
     "FIDES_OAUTH_ISSUER": None,
@@ -152,20 +152,28 @@ class Secrets(NamedTuple):
     caller can use them once (hash, derive) and let them go."""
 
     root_secret: str
-    #: First seals, all open; the root secret when none is configured.
+    #: First seals, all open; empty when a signing key is configured.
     key_encryption_keys: tuple[str, ...]
 
     def __repr__(self) -> str:
         return f"Secrets(<root secret>, <{len(self.key_encryption_keys)} KEKs>)"
 
 
-def _key_encryption_keys(
-    config: Mapping[str, Any], root_secret: str
-) -> tuple[str, ...]:
+_GENERATE = "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+
+
+def _key_encryption_keys(config: Mapping[str, Any]) -> tuple[str, ...]:
     key = "FIDES_OAUTH_KEY_ENCRYPTION_KEY"
     value = _get(config, key)
     if value is None:
-        return (root_secret,)
+        if _get(config, "FIDES_OAUTH_SIGNING_KEY") is not None:
+            return ()  # no key is generated, so none is stored
+        raise RuntimeError(
+            f"{key} is not set. The signing keys the library generates are "
+            "stored encrypted under it: set it to a random value, the same for "
+            f"every worker and host (e.g. the output of {_GENERATE}), or set "
+            "FIDES_OAUTH_SIGNING_KEY to a PEM of your own."
+        )
     values = [value] if isinstance(value, str) else value
     if (
         not isinstance(values, (list, tuple))
@@ -173,9 +181,9 @@ def _key_encryption_keys(
         or not all(isinstance(v, str) and len(v) >= KEK_MIN_LENGTH for v in values)
     ):
         raise RuntimeError(
-            f"{key} must be a string of at least {KEK_MIN_LENGTH} characters, or "
-            "a list of them (the first seals; all open, for rotation). Generate "
-            "one with `python -c 'import secrets; print(secrets.token_urlsafe(32))'`."
+            f"{key} must be a random string of at least {KEK_MIN_LENGTH} "
+            "characters, or a list of them (the first seals; all open, for "
+            f"rotation). Generate one with {_GENERATE}."
         )
     return tuple(values)
 
@@ -232,4 +240,4 @@ def load_config(config: Mapping[str, Any]) -> tuple[OAuthConfig, Secrets]:
             config, "FIDES_OAUTH_CREDENTIAL_CACHE_SIZE", 0, 10**6
         ),
     )
-    return settings, Secrets(root_secret, _key_encryption_keys(config, root_secret))
+    return settings, Secrets(root_secret, _key_encryption_keys(config))

@@ -39,7 +39,7 @@ from .server import AuthorizationServer
 from .state import EXTENSION_KEY
 from .state import OAuthState
 from .state import current_state
-from .views import answer_routing_in_json
+from .views import guard_library_paths
 from .views import register_routes
 
 __all__ = [
@@ -90,7 +90,6 @@ class FidesOAuth(Blueprint):
         self._session_factory = session
         self.registry = ScopeRegistry(scopes)  # malformed names fail here
         register_routes(self)
-        self.before_app_request(answer_routing_in_json)
         register_commands(self)
         self.record(self._setup)
 
@@ -112,7 +111,8 @@ class FidesOAuth(Blueprint):
             scopes=self.registry.all,
             is_root=True,
         )
-        sealer = KeySealer(secrets.key_encryption_keys)  # derived keys only
+        keks = secrets.key_encryption_keys
+        sealer = KeySealer(keks) if keks else None  # derived keys only
         del secrets
         state = OAuthState(
             config=settings,
@@ -141,6 +141,8 @@ class FidesOAuth(Blueprint):
         state.server = AuthorizationServer(state)
         state.protector = BearerProtector(state)
         app.extensions[EXTENSION_KEY] = state
+        # First of the app's hooks: before any of the host's reads a body.
+        app.before_request_funcs.setdefault(None, []).insert(0, guard_library_paths)
         if settings.issuer is None and not (app.debug or app.testing):
             logger.warning(
                 "FIDES_OAUTH_ISSUER is not set: the issuer is derived from each "

@@ -85,9 +85,11 @@ class KeyStore:
         configured: ECKey | None,
         engine_of: Callable[[], Engine],
         retention: int,
-        sealer: KeySealer,
+        sealer: KeySealer | None,
         refresh_seconds: float = 60.0,
     ) -> None:
+        if configured is None and sealer is None:
+            raise ValueError("Keys kept in the database need a KeySealer.")
         self._configured = configured
         self._sealer = sealer
         self._engine_of = engine_of
@@ -130,6 +132,7 @@ class KeyStore:
                 "The signing key comes from FIDES_OAUTH_SIGNING_KEY: rotate it "
                 "there (tokens it signed stop verifying when it changes)."
             )
+        self.check()  # a KEK that cannot open the keys must not add one
         now = time.time()
         with Session(bind=self._engine_of()) as session:
             newest = session.scalar(select(func.max(SigningKey.generation))) or 0
@@ -148,20 +151,41 @@ class KeyStore:
         return str(key.kid)
 
     def check(self) -> int:
-        """Open every stored key now (re-sealing any under an older KEK),
-        generating none: start-up calls it, so a wrong key-encryption key
-        fails the deploy with :class:`~.sealing.SealError` rather than the
-        first token request. Returns the number of stored keys."""
+        """Open every stored key now, generating none: start-up calls it,
+        so a wrong key-encryption key fails the deploy with
+        :class:`~.sealing.SealError` rather than the first token request.
+        Returns the number of stored keys."""
         if self._configured is not None:
             return 0
         with Session(bind=self._engine_of()) as session:
             rows = list(session.scalars(select(SigningKey)))
             for row in rows:
                 self._open(session, row)
-            session.commit()
+            session.commit()  # keys stored in the clear by 0.1.0 are sealed
         return len(rows)
 
+    def reseal(self) -> int:
+        """Seal every stored key under the current (first) KEK; returns how
+        many were sealed under another. Run it once every worker can open
+        keys sealed under the current KEK (see :mod:`.sealing`)."""
+        if self._configured is not None:
+            return 0
+        sealer = self._sealer
+        assert sealer is not None
+        changed = 0
+        with Session(bind=self._engine_of()) as session:
+            for row in session.scalars(select(SigningKey)):
+                key = self._open(session, row)
+                if sealer.kek_id_of(row.sealed_private_key) != sealer.current_id:
+                    row.sealed_private_key = sealer.seal(
+                        key.as_pem(private=True), row.kid.encode()
+                    )
+                    changed += 1
+            session.commit()
+        return changed
+
     def _stored(self, key: ECKey, generation: int) -> SigningKey:
+        assert self._sealer is not None
         kid = str(key.kid)
         return SigningKey(
             kid=kid,
@@ -173,17 +197,17 @@ class KeyStore:
         )
 
     def _open(self, session: Session, row: SigningKey) -> ECKey:
-        """A stored key, opened; re-sealed in ``session`` when it was stored
-        in the clear (an earlier release) or under an older KEK."""
+        """A stored key, opened. One stored in the clear by an earlier
+        release is sealed in ``session`` (that release cannot read the
+        renamed column anyway); one sealed under another configured KEK is
+        left as it is, for workers still on the previous KEK list."""
+        assert self._sealer is not None
         stored = row.sealed_private_key
         if stored.startswith("-----BEGIN"):
             pem = stored.encode("ascii")
-        else:
-            pem = self._sealer.open(stored, row.kid.encode())
-            if self._sealer.kek_id_of(stored) == self._sealer.current_id:
-                return _import(pem)
-        row.sealed_private_key = self._sealer.seal(pem, row.kid.encode())
-        return _import(pem)
+            row.sealed_private_key = self._sealer.seal(pem, row.kid.encode())
+            return _import(pem)
+        return _import(self._sealer.open(stored, row.kid.encode()))
 
     def _stale(self, force: bool) -> bool:
         now = time.time()

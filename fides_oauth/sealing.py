@@ -4,20 +4,23 @@ The database never holds a private signing key in the clear, and so no SQL
 log line (``echo``, a statement logger, a replica's dump) carries one.
 
 The key-encryption keys (KEKs) come from ``FIDES_OAUTH_KEY_ENCRYPTION_KEY``:
-one string, or a list whose first entry seals and whose every entry opens.
-Each is stretched with HKDF-SHA256 into an AES-256 key, so any
-high-entropy string of at least 16 characters will do. Rotating is two
-deploys: list ``[new, old]`` (keys sealed under the old one are re-sealed
-under the new one as each process loads them), then ``[new]``.
+one random string, or a list whose first entry seals and whose every entry
+opens. Each is stretched with HKDF-SHA256 into an AES-256 key; HKDF is
+fast, so a KEK must be random (at least 32 characters, e.g.
+``secrets.token_urlsafe(32)``), never a passphrase or another secret of the
+deployment — a low-entropy KEK could be guessed offline from a database
+copy. Nothing is derived from the root client secret.
 
-Without the setting the root client's secret serves as the KEK: every
-deployment is sealed out of the box, and changing the root secret then
-needs the old one listed as an older KEK until the keys are re-sealed.
+Rotation, without a moment where a running worker cannot open a key:
+deploy ``[old, new]`` (new keys still sealed under ``old``), then
+``[new, old]`` and run ``flask fides-oauth reseal-keys`` (every key sealed
+under ``new``), then ``[new]``. Keys are never re-sealed behind the
+operator's back, so workers still on the previous list keep working.
 
 A sealed value is ``v1.<kek id>.<base64url(nonce || ciphertext)>``; the
 key's ``kid`` is the associated data, so a sealed key cannot be moved to
-another row. The KEK id is an HKDF output of its own, telling which KEK
-sealed a value without revealing anything of it.
+another row. The KEK id (an HKDF output of its own) tells which KEK sealed
+a value, for the error message and for re-sealing.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 __all__ = ["KEK_MIN_LENGTH", "KeySealer", "SealError"]
 
-KEK_MIN_LENGTH = 16
+KEK_MIN_LENGTH = 32
 _VERSION = "v1"
 _SALT = b"fides_oauth signing-key sealing"
 _NONCE_BYTES = 12
@@ -87,9 +90,7 @@ class KeySealer:
             raise SealError(
                 f"A stored signing key is sealed under key-encryption key {kek_id}, "
                 "which is not configured. Set FIDES_OAUTH_KEY_ENCRYPTION_KEY to the "
-                "key it was sealed with (list it after the new one to rotate); when "
-                "that setting is unset, the root client secret in use when the key "
-                "was stored is the key-encryption key."
+                "key it was sealed with (during a rotation, list both)."
             )
         body = sealed.split(".")[2]
         try:

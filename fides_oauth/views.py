@@ -51,7 +51,7 @@ from .scopes import SCOPE_READ
 from .sealing import SealError
 from .state import current_state
 
-__all__ = ["answer_routing_in_json", "register_routes"]
+__all__ = ["guard_library_paths", "register_routes"]
 
 _METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "TRACE")
 #: How long resource servers may cache the JWK Set (seconds).
@@ -323,6 +323,8 @@ for _rule, _endpoint, _view, _methods in _ROUTES:
 
 def _allow_served_methods(response: Response) -> Response:
     rule = request.url_rule
+    if request.method == "OPTIONS" and not response.content_length:
+        response.headers.pop("Content-Type", None)  # no body, no type
     if request.method == "OPTIONS" and rule is not None:
         served = _SERVED.get(rule.rule[len(current_state().url_prefix) :])
         if served:
@@ -331,10 +333,9 @@ def _allow_served_methods(response: Response) -> Response:
     return response
 
 
-def _limit_body() -> None:
+def _limit_body(limit: int) -> None:
     # Set before anything reads the body, so a declared length over the
     # limit is refused (413) before reading, form and JSON alike.
-    limit = current_state().config.max_body_bytes
     request.max_content_length = limit
     request.max_form_memory_size = limit
     _buffer_unframed_body(limit)
@@ -371,22 +372,29 @@ def _buffer_unframed_body(limit: int) -> None:
 _SLASHES = re.compile("/{2,}")
 
 
-def answer_routing_in_json() -> Response | None:
-    """An app-wide hook: Werkzeug's routing answers (a merge-slashes
-    redirect, a wrong method, no such path) for the library's paths, as
-    JSON rather than Werkzeug's HTML pages.
+def guard_library_paths() -> Response | None:
+    """The app's first ``before_request`` hook, for the library's paths.
 
-    Flask hands routing redirects straight to the client, past every error
-    handler, and routes 405s of app-level rules (the metadata document) to
-    the app's handlers; this runs before either.
+    - The body limit is applied here, before any hook of the host's (one
+      that reads ``request.form`` would otherwise read past it).
+    - Werkzeug's routing answers — a merge-slashes redirect, a wrong method,
+      no such path, a malformed ``Host`` — come as JSON rather than
+      Werkzeug's HTML pages. Flask hands routing redirects straight to the
+      client, past every error handler, and routes the errors of app-level
+      rules (the metadata document) to the app's handlers; this runs first.
     """
+    raw = request.path
+    if "/oauth" not in raw and ".well-known" not in raw:
+        return None  # the host's own paths: the host's own answers
+    state = current_state()
+    path = _SLASHES.sub("/", raw)
+    oauth = state.url_prefix + "/oauth"
+    if not (path == oauth or path.startswith((oauth + "/", WELL_KNOWN))):
+        return None
     error = request.routing_exception
     if error is None:
+        _limit_body(state.config.max_body_bytes)
         return None
-    path = _SLASHES.sub("/", request.path)
-    oauth = current_state().url_prefix + "/oauth"
-    if not (path == oauth or path.startswith((oauth + "/", WELL_KNOWN))):
-        return None  # the host's own paths: the host's own answers
     if isinstance(error, RequestRedirect):
         body = {"location": error.new_url}
         return Response(
@@ -399,6 +407,8 @@ def answer_routing_in_json() -> Response | None:
         return render(MethodNotAllowedError(error.valid_methods or ()))
     if isinstance(error, NotFound):
         return render(NotFoundError("No such route."))
+    if isinstance(error, HTTPException):
+        return _render_http_error(error)
     return None
 
 
@@ -452,7 +462,6 @@ def register_routes(bp: Blueprint) -> None:
         )
     for path in ("/oauth/<path:rest>", "/oauth/", "/oauth"):
         bp.add_url_rule(path, "not_found", not_found, methods=list(_METHODS))
-    bp.before_request(_limit_body)
     bp.after_request(_allow_served_methods)
     bp.register_error_handler(OAuth2Error, _render_oauth_error)
     bp.register_error_handler(HTTPException, _render_http_error)

@@ -64,6 +64,7 @@ NAMED_SCOPES = frozenset(
 
 ROOT_ID = "root-client-for-tests"
 ROOT_SECRET = "root-secret-for-tests-0123456789"
+KEY_ENCRYPTION_KEY = "key-encryption-key-for-the-tests-0123456789"
 TEST_DATABASE_URL = os.environ.get("FIDES_OAUTH_TEST_DATABASE_URL")
 
 
@@ -77,6 +78,7 @@ def base_config(tmp_path: Any) -> dict[str, Any]:
         "SQLALCHEMY_DATABASE_URI": database_url(tmp_path),
         "FIDES_OAUTH_ROOT_CLIENT_ID": ROOT_ID,
         "FIDES_OAUTH_ROOT_CLIENT_SECRET": ROOT_SECRET,
+        "FIDES_OAUTH_KEY_ENCRYPTION_KEY": KEY_ENCRYPTION_KEY,
         "FIDES_OAUTH_BCRYPT_ROUNDS": 4,
     }
 

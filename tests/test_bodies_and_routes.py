@@ -8,11 +8,20 @@ from typing import Any
 
 import pytest
 import requests
+from flask import Flask
+from flask import request
+from sqlalchemy import create_engine
+from sqlalchemy.orm import scoped_session
+from sqlalchemy.orm import sessionmaker
 
+from fides_oauth import FidesOAuth
+from fides_oauth import create_tables
 from tests.conftest import ROOT_ID
 from tests.conftest import ROOT_SECRET
 from tests.conftest import OAuth
 from tests.conftest import assert_error
+from tests.conftest import base_config
+from tests.conftest import database_url
 
 PADDING = 2 * 1024 * 1024  # far past the 64 KiB default limit
 
@@ -152,3 +161,54 @@ def test_host_routes_keep_the_hosts_own_answers(oauth: OAuth) -> None:
     response = oauth.http.get("/api/v1//health")
     assert response.status_code == 308
     assert response.mimetype != "application/json"
+
+
+def test_a_host_hook_that_reads_the_form_cannot_bypass_the_limit(
+    tmp_path: Any,
+) -> None:
+    # A host hook registered before the blueprint (Flask-WTF's CSRF check
+    # is one) reads request.form before any route runs.
+    engine = create_engine(database_url(tmp_path, "hook.sqlite"))
+    session = scoped_session(sessionmaker(bind=engine))
+    app = Flask("hooked")
+    app.config.update(base_config(tmp_path) | {"FIDES_OAUTH_MAX_BODY_BYTES": 2048})
+    seen: list[int] = []
+
+    @app.before_request
+    def read_the_form() -> None:
+        seen.append(len(request.form))
+
+    app.register_blueprint(FidesOAuth(session=session), url_prefix="/api/v1")
+    app.teardown_appcontext(lambda exc: session.remove())
+    try:
+        create_tables(app)
+        response = app.test_client().post(
+            "/api/v1/oauth/token",
+            data={
+                "client_id": ROOT_ID,
+                "client_secret": ROOT_SECRET,
+                "pad": "a" * 100_000,
+            },
+        )
+        _is_413_flask(response)
+        assert seen == []  # refused before the host's hook read anything
+    finally:
+        engine.dispose()
+
+
+def _is_413_flask(response: Any) -> None:
+    assert_error(response, 413, "invalid_request")
+
+
+@pytest.mark.parametrize("host", ["a..b", "x" * 70 + ".example"])
+def test_a_malformed_host_gets_json_on_library_paths(oauth: OAuth, host: str) -> None:
+    response = oauth.http.post("/api/v1/oauth/token", headers={"Host": host})
+    assert response.status_code == 400
+    _not_html(response)
+
+
+def test_options_answers_carry_no_html_content_type(oauth: OAuth) -> None:
+    response = oauth.http.options("/api/v1/oauth/token")
+    assert response.status_code == 200
+    assert "POST" in response.headers["Allow"]
+    assert "text/html" not in response.headers.get("Content-Type", "")

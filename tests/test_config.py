@@ -68,6 +68,7 @@ def test_defaults_are_documented_values() -> None:
         {
             "FIDES_OAUTH_ROOT_CLIENT_ID": ROOT_ID,
             "FIDES_OAUTH_ROOT_CLIENT_SECRET": ROOT_SECRET,
+            "FIDES_OAUTH_KEY_ENCRYPTION_KEY": "k" * 43,
         }
     )
     assert settings.access_token_expires_in == 3600
@@ -113,7 +114,7 @@ def base_config_for(app: Flask) -> dict[str, Any]:
 
 def test_two_apps_in_one_process_do_not_share_state(make_app: Any) -> None:
     # One database, so one key-encryption key for its signing keys.
-    kek = {"FIDES_OAUTH_KEY_ENCRYPTION_KEY": "kek-shared-by-both-apps"}
+    kek = {"FIDES_OAUTH_KEY_ENCRYPTION_KEY": "kek-shared-by-both-apps-0123456789abcdef"}
     first = make_app(**kek)
     second = make_app(
         FIDES_OAUTH_ROOT_CLIENT_ID="other-root",

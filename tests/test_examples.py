@@ -19,6 +19,7 @@ from tests.conftest import database_url
 def bare_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Any:
     monkeypatch.delenv("FIDES_OAUTH_ROOT_CLIENT_ID", raising=False)
     monkeypatch.delenv("FIDES_OAUTH_ROOT_CLIENT_SECRET", raising=False)
+    monkeypatch.delenv("FIDES_OAUTH_KEY_ENCRYPTION_KEY", raising=False)
     monkeypatch.setenv("DATABASE_URL", database_url(tmp_path, "example.sqlite"))
     apps: list[Any] = []
     yield apps
@@ -53,6 +54,7 @@ def test_root_credentials_come_from_the_environment(
 ) -> None:
     monkeypatch.setenv("FIDES_OAUTH_ROOT_CLIENT_ID", "env-root")
     monkeypatch.setenv("FIDES_OAUTH_ROOT_CLIENT_SECRET", "env-root-secret-0123456")
+    monkeypatch.setenv("FIDES_OAUTH_KEY_ENCRYPTION_KEY", "k" * 43)
     app = create_app({"FIDES_OAUTH_BCRYPT_ROUNDS": 4})
     bare_env.append(app)
     assert "demo" not in capsys.readouterr().err

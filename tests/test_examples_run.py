@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import KEY_ENCRYPTION_KEY
 from tests.conftest import ROOT_ID
 from tests.conftest import ROOT_SECRET
 from tests.conftest import OAuth
@@ -31,6 +32,7 @@ def existing_app(tmp_path: Any) -> Any:
             "SQLALCHEMY_DATABASE_URI": database_url(tmp_path, "books.sqlite"),
             "FIDES_OAUTH_ROOT_CLIENT_ID": ROOT_ID,
             "FIDES_OAUTH_ROOT_CLIENT_SECRET": ROOT_SECRET,
+            "FIDES_OAUTH_KEY_ENCRYPTION_KEY": KEY_ENCRYPTION_KEY,
             "FIDES_OAUTH_BCRYPT_ROUNDS": 4,
             "FIDES_OAUTH_ISSUER": "http://localhost/auth",
         }

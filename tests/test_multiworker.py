@@ -20,6 +20,7 @@ from sqlalchemy import func
 from sqlalchemy import select
 
 from fides_oauth.models import SigningKey
+from tests.conftest import KEY_ENCRYPTION_KEY
 from tests.conftest import ROOT_ID
 from tests.conftest import ROOT_SECRET
 from tests.servers import free_port
@@ -90,6 +91,7 @@ def workers(make_app: Any, tmp_path: Path) -> Iterator[tuple[Cluster, str]]:
         "FIDES_OAUTH_WORKERS_DATABASE_URL": url,
         "FIDES_OAUTH_ROOT_CLIENT_ID": ROOT_ID,
         "FIDES_OAUTH_ROOT_CLIENT_SECRET": ROOT_SECRET,
+        "FIDES_OAUTH_KEY_ENCRYPTION_KEY": KEY_ENCRYPTION_KEY,
         "FIDES_OAUTH_ISSUER": f"http://127.0.0.1:{port}/api/v1",
     }
     with gunicorn(

@@ -27,7 +27,9 @@ from fides_oauth import FidesOAuth
 from fides_oauth import create_tables
 from fides_oauth import current_client
 from fides_oauth import require_scopes
+from fides_oauth.keys import KeyStore
 from fides_oauth.models import SigningKey
+from fides_oauth.sealing import KeySealer
 from fides_oauth.sealing import SealError
 from tests.conftest import ROOT_ID
 from tests.conftest import ROOT_SECRET
@@ -37,6 +39,7 @@ from tests.conftest import base_config
 from tests.conftest import bearer
 from tests.conftest import database_url
 
+ROOT = {"client_id": ROOT_ID, "client_secret": ROOT_SECRET}
 KEK = "key-encryption-key-one-0123456789"
 OTHER_KEK = "key-encryption-key-two-0123456789"
 
@@ -150,38 +153,74 @@ def test_wrong_key_encryption_key_fails_start_up_and_generates_nothing(
     assert _stored(app) == before  # no new key, nothing re-sealed
 
 
-def test_unset_the_root_secret_is_the_key_encryption_key(
-    make_app: Any, start: Any
+def test_unset_key_encryption_key_fails_registration_with_what_to_do(
+    start: Any,
 ) -> None:
-    app = make_app()
-    token = OAuth(app, app.test_client()).root_token()
-    changed = {"FIDES_OAUTH_ROOT_CLIENT_SECRET": "a-new-root-secret-0123456789"}
-    with pytest.raises(SealError, match="root client secret"):
-        start(**changed)
-    # Listing the old root secret as the (older) key-encryption key opens it.
-    moved = start(**changed, FIDES_OAUTH_KEY_ENCRYPTION_KEY=[KEK, ROOT_SECRET])
-    assert (
-        moved.test_client().get("/api/v1/whoami", headers=bearer(token)).status_code
-        == 200
-    )
+    with pytest.raises(RuntimeError) as raised:
+        start(FIDES_OAUTH_KEY_ENCRYPTION_KEY=None)
+    message = str(raised.value)
+    assert "FIDES_OAUTH_KEY_ENCRYPTION_KEY is not set" in message
+    assert "secrets.token_urlsafe" in message
+    assert ROOT_SECRET not in message
+    # With a signing key of the host's own, nothing is stored: none needed.
+    pem = ECKey.generate_key("P-256", private=True).as_pem(private=True).decode()
+    app = start(FIDES_OAUTH_KEY_ENCRYPTION_KEY=None, FIDES_OAUTH_SIGNING_KEY=pem)
+    assert app.test_client().post("/api/v1/oauth/token", data=ROOT).status_code == 200
 
 
-def test_rotating_the_key_encryption_key_reseals_every_key(
+def _sealed_under(app: Any) -> set[str]:
+    return {value.split(".")[1] for value in _stored(app)}
+
+
+def test_rotating_the_key_encryption_key_never_strands_a_running_worker(
     make_app: Any, start: Any
 ) -> None:
     app = make_app(FIDES_OAUTH_KEY_ENCRYPTION_KEY=KEK)
     token = OAuth(app, app.test_client()).root_token()
-    old = _stored(app)
-    # Deploy 1: the new key first, the old one after it.
-    start(FIDES_OAUTH_KEY_ENCRYPTION_KEY=[OTHER_KEK, KEK])
-    resealed = _stored(app)
-    assert len(resealed) == 1 and resealed != old
-    # Deploy 2: the new key alone; old tokens still verify.
+    before = _sealed_under(app)
+
+    def opens(worker: Any) -> bool:
+        with worker.app_context():
+            return worker.extensions["fides_oauth"].keys.check() == 1
+
+    # Step 1: every worker learns the new key; nothing is re-sealed, so a
+    # worker still on the old list keeps opening the keys.
+    step1 = start(FIDES_OAUTH_KEY_ENCRYPTION_KEY=[KEK, OTHER_KEK])
+    assert _sealed_under(app) == before
+    assert opens(app)
+    # Step 2: the new key first, then reseal-keys, once no worker is left
+    # on the old list alone.
+    step2 = start(FIDES_OAUTH_KEY_ENCRYPTION_KEY=[OTHER_KEK, KEK])
+    with step2.app_context():
+        assert step2.extensions["fides_oauth"].keys.reseal() == 1
+        assert step2.extensions["fides_oauth"].keys.reseal() == 0
+    assert _sealed_under(app) != before
+    assert opens(step1)
+    # Step 3: the new key alone; tokens signed before still verify.
     final = start(FIDES_OAUTH_KEY_ENCRYPTION_KEY=OTHER_KEK)
-    http = final.test_client()
-    assert http.get("/api/v1/whoami", headers=bearer(token)).status_code == 200
+    assert (
+        final.test_client().get("/api/v1/whoami", headers=bearer(token)).status_code
+        == 200
+    )
     with pytest.raises(SealError):
         start(FIDES_OAUTH_KEY_ENCRYPTION_KEY=KEK)
+
+
+def test_rotating_the_signing_key_with_a_wrong_kek_adds_nothing(
+    make_app: Any,
+) -> None:
+    from examples.host_app import db
+
+    app = make_app(FIDES_OAUTH_KEY_ENCRYPTION_KEY=KEK)
+    OAuth(app, app.test_client()).root_token()
+    before = _stored(app)
+    with app.app_context():
+        engine = app.extensions["fides_oauth"].engine
+        wrong = KeyStore(None, engine, retention=3600, sealer=KeySealer([OTHER_KEK]))
+        with pytest.raises(SealError):
+            wrong.rotate()
+        db.session.remove()
+    assert _stored(app) == before  # no key sealed under the wrong KEK
 
 
 def test_a_key_stored_in_the_clear_by_an_earlier_release_is_sealed(
@@ -240,3 +279,11 @@ def test_repr_shows_no_secret() -> None:
         }
     )
     assert ROOT_SECRET not in repr(secrets) and KEK not in repr(secrets)
+
+
+def test_reseal_keys_command(make_app: Any) -> None:
+    app = make_app(FIDES_OAUTH_KEY_ENCRYPTION_KEY=[KEK, OTHER_KEK])
+    OAuth(app, app.test_client()).root_token()
+    result = app.test_cli_runner().invoke(args=["fides-oauth", "reseal-keys"])
+    assert result.exit_code == 0, result.output
+    assert "Re-sealed 0 signing keys" in result.output

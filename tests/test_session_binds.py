@@ -21,6 +21,7 @@ from sqlalchemy.pool import StaticPool
 from fides_oauth import FidesOAuth
 from fides_oauth import require_scopes
 from fides_oauth.models import metadata
+from tests.conftest import KEY_ENCRYPTION_KEY
 from tests.conftest import ROOT_ID
 from tests.conftest import ROOT_SECRET
 from tests.conftest import TEST_DATABASE_URL
@@ -33,6 +34,7 @@ def _app(session: Any) -> Flask:
     app.config.update(
         FIDES_OAUTH_ROOT_CLIENT_ID=ROOT_ID,
         FIDES_OAUTH_ROOT_CLIENT_SECRET=ROOT_SECRET,
+        FIDES_OAUTH_KEY_ENCRYPTION_KEY=KEY_ENCRYPTION_KEY,
         FIDES_OAUTH_BCRYPT_ROUNDS=4,
     )
     app.register_blueprint(

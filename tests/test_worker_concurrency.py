@@ -19,6 +19,7 @@ import pytest
 import requests
 
 from fides_oauth.limits import FailureLimiter
+from tests.conftest import KEY_ENCRYPTION_KEY
 from tests.conftest import ROOT_ID
 from tests.conftest import ROOT_SECRET
 from tests.conftest import OAuth
@@ -34,6 +35,7 @@ def _env(url: str) -> dict[str, str]:
         "FIDES_OAUTH_WORKERS_DATABASE_URL": url,
         "FIDES_OAUTH_ROOT_CLIENT_ID": ROOT_ID,
         "FIDES_OAUTH_ROOT_CLIENT_SECRET": ROOT_SECRET,
+        "FIDES_OAUTH_KEY_ENCRYPTION_KEY": KEY_ENCRYPTION_KEY,
         "FIDES_OAUTH_ISSUER": "http://127.0.0.1/api/v1",
         "FIDES_OAUTH_WORKERS_FAILURE_LIMIT": "10",  # the library's default
     }

@@ -17,6 +17,7 @@ app = create_app(
         "SQLALCHEMY_DATABASE_URI": os.environ["FIDES_OAUTH_WORKERS_DATABASE_URL"],
         "FIDES_OAUTH_ROOT_CLIENT_ID": os.environ["FIDES_OAUTH_ROOT_CLIENT_ID"],
         "FIDES_OAUTH_ROOT_CLIENT_SECRET": os.environ["FIDES_OAUTH_ROOT_CLIENT_SECRET"],
+        "FIDES_OAUTH_KEY_ENCRYPTION_KEY": os.environ["FIDES_OAUTH_KEY_ENCRYPTION_KEY"],
         "FIDES_OAUTH_BCRYPT_ROUNDS": 4,
         "FIDES_OAUTH_ISSUER": os.environ["FIDES_OAUTH_ISSUER"],
         # The multi-worker test sends many deliberately failing

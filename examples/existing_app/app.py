@@ -65,6 +65,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         ),
         FIDES_OAUTH_ROOT_CLIENT_ID=os.environ.get("FIDES_OAUTH_ROOT_CLIENT_ID"),
         FIDES_OAUTH_ROOT_CLIENT_SECRET=os.environ.get("FIDES_OAUTH_ROOT_CLIENT_SECRET"),
+        FIDES_OAUTH_KEY_ENCRYPTION_KEY=os.environ.get("FIDES_OAUTH_KEY_ENCRYPTION_KEY"),
     )
     app.config.update(test_config or {})
     db.init_app(app)

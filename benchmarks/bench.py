@@ -129,7 +129,7 @@ def mint(app: Flask, client: ClientRecord, count: int) -> list[str]:
 
 def record_of(app: Flask, client_id: str) -> ClientRecord:
     with app.test_request_context():
-        record = app.extensions["fides_oauth"].find_client(client_id)
+        record = app.extensions["fides_oauth"].core.store.find_client(client_id)
         db.session.remove()
     assert record is not None
     return record
@@ -335,7 +335,7 @@ def memory(tmp: Path, count: int) -> float:
         tokens = mint(other_worker, record, min(batch, count - start))
         with app.test_request_context(base_url="http://localhost"):
             for token in tokens:
-                verify_token(state, token)
+                verify_token(state.core, token, state.issuer())
             db.session.remove()
         del tokens
     gc.collect()

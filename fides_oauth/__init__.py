@@ -3,16 +3,16 @@ platform, as an embeddable Flask blueprint."""
 
 from __future__ import annotations
 
+from .decorators import current_client
+from .decorators import require_scopes
 from .extension import FidesOAuth
 from .extension import create_tables
 from .extension import drop_tables
 from .extension import prune
 from .extension import rotate_signing_key
 from .models import metadata
-from .protect import AuthenticatedClient
-from .protect import current_client
-from .protect import require_scopes
 from .scopes import BUILTIN_SCOPES
+from .tokens import AuthenticatedClient
 
 __version__ = "0.1.0"
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from collections.abc import Callable
 from typing import Any
 from typing import TypeVar
@@ -22,11 +21,9 @@ from flask import Blueprint
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import audit
 from . import clients
 from . import migrate
-from .models import OAuthClient
-from .models import utcnow
+from .management import Actor
 from .outages import describe
 from .outages import is_schema_problem
 from .state import current_state
@@ -44,17 +41,17 @@ def _fail_cleanly(command: F) -> F:
         try:
             return command(*args, **kwargs)
         except OAuth2Error as error:
-            current_state().rollback()
+            current_state().core.store.rollback()
             raise click.ClickException(
                 str(error.get_error_description() or error.error)
             ) from None
         except StaleDataError:
-            current_state().rollback()
+            current_state().core.store.rollback()
             raise click.ClickException(
                 "the client changed meanwhile; nothing was written, retry"
             ) from None
         except SQLAlchemyError as error:
-            current_state().rollback()
+            current_state().core.store.rollback()
             name, message = describe(error)
             hint = (
                 "; run `flask fides-oauth db upgrade`"
@@ -70,13 +67,9 @@ def _fail_cleanly(command: F) -> F:
     return wrapped  # type: ignore[return-value]
 
 
-def _emit(event: str, client: OAuthClient, scopes: Any = None) -> None:
-    audit.emit(
-        event,
-        actor=ACTOR,
-        target=client.id,
-        scopes=client.scopes if scopes is None else scopes,
-    )
+def _operator() -> Actor:
+    """The CLI acts as the operator: every scope, audited as "cli"."""
+    return Actor(ACTOR, current_state().core.registry.all, operator=True)
 
 
 def _echo_json(data: Any) -> None:
@@ -98,17 +91,9 @@ def register_commands(bp: Blueprint) -> None:
         state = current_state()
         spec = clients.parse_create_body(
             {"scopes": list(scopes), "name": name, "description": description},
-            state.registry,
+            state.core.registry,
         )
-        client, secret = clients.create_client(
-            state.session(),
-            state.hasher,
-            spec,
-            created_by=ACTOR,
-            reserved_ids=[state.root.client_id],
-        )
-        state.commit(invalidates_tokens=False)
-        _emit("client_created", client)
+        client, secret = state.core.management.create(_operator(), spec)
         click.echo(f"client_id: {client.id}")
         click.echo(f"client_secret: {secret}")
         click.echo("Store the secret now: it cannot be shown again.", err=True)
@@ -122,9 +107,7 @@ def register_commands(bp: Blueprint) -> None:
         items: list[dict[str, Any]] = []
         page = 1
         while True:
-            batch, total = clients.list_clients(
-                state.session(), page, clients.MAX_PAGE_SIZE
-            )
+            batch, total = state.core.management.page(page, clients.MAX_PAGE_SIZE)
             items.extend(clients.serialize_client(c) for c in batch)
             if len(items) >= total or not batch:
                 break
@@ -157,7 +140,9 @@ def register_commands(bp: Blueprint) -> None:
     @_fail_cleanly
     def show_client(client_id: str) -> None:
         """Show one client as JSON (never its secret)."""
-        _echo_json(clients.serialize_client(current_state().stored_client(client_id)))
+        _echo_json(
+            clients.serialize_client(current_state().core.management.get(client_id))
+        )
 
     @cli.command("set-scopes")
     @click.argument("client_id")
@@ -166,12 +151,8 @@ def register_commands(bp: Blueprint) -> None:
     def set_scopes(client_id: str, scopes: tuple[str, ...]) -> None:
         """Replace a client's scopes (none given: no scopes)."""
         state = current_state()
-        wanted = clients.parse_scopes(list(scopes), state.registry)
-        client = state.stored_client(client_id)
-        client.scopes = wanted
-        client.updated_at = utcnow()
-        state.commit()
-        _emit("client_scopes_changed", client)
+        wanted = clients.parse_scopes(list(scopes), state.core.registry)
+        client = state.core.management.set_scopes(_operator(), client_id, wanted)
         click.echo(" ".join(client.scopes) or "(no scopes)")
 
     @cli.command("rotate-secret")
@@ -191,14 +172,9 @@ def register_commands(bp: Blueprint) -> None:
         state = current_state()
         rotation = clients.parse_rotation_body(
             {"grace_seconds": grace_seconds, "revoke_tokens": revoke_tokens},
-            state.config.max_rotation_grace,
+            state.core.config.max_rotation_grace,
         )
-        client = state.stored_client(client_id)
-        secret = clients.rotate_secret(state.hasher, client, rotation, time.time())
-        state.commit()
-        _emit("client_secret_rotated", client)
-        if revoke_tokens:
-            _emit("client_tokens_revoked", client)
+        client, secret = state.core.management.rotate(_operator(), client_id, rotation)
         click.echo(f"client_id: {client.id}")
         click.echo(f"client_secret: {secret}")
         until = clients.epoch_to_iso(client.previous_secret_expires_at)
@@ -212,18 +188,11 @@ def register_commands(bp: Blueprint) -> None:
         """Invalidate every token issued to a client so far (the root's too:
         rotating the root secret alone leaves its issued tokens valid)."""
         state = current_state()
-        if state.is_root(client_id):
-            state.revoke_root_tokens()
-            audit.emit(
-                "client_tokens_revoked", actor=ACTOR, target=state.root.client_id
-            )
+        revoked = state.core.management.revoke_tokens(_operator(), client_id)
+        if state.core.store.is_root(revoked):
             click.echo("Revoked every token of the root client.")
-            return
-        client = state.stored_client(client_id)
-        clients.revoke_tokens(client)
-        state.commit()
-        _emit("client_tokens_revoked", client)
-        click.echo(f"Revoked every token of {client.id}.")
+        else:
+            click.echo(f"Revoked every token of {revoked}.")
 
     @cli.command("delete-client")
     @click.argument("client_id")
@@ -231,22 +200,21 @@ def register_commands(bp: Blueprint) -> None:
     @_fail_cleanly
     def delete_client(client_id: str, yes: bool) -> None:
         """Delete a client; its tokens stop working at once."""
-        state = current_state()
-        client = state.stored_client(client_id)
-        if not yes and not click.confirm(f"Delete client {client.id}?"):
+        deleted = current_state().core.management.delete(
+            _operator(),
+            client_id,
+            confirm=lambda client: yes or click.confirm(f"Delete client {client.id}?"),
+        )
+        if not deleted:
             raise click.ClickException("not deleted")
-        scopes = list(client.scopes)
-        state.session().delete(client)
-        state.commit()
-        _emit("client_deleted", client, scopes=scopes)
-        click.echo(f"Deleted {client.id}.")
+        click.echo(f"Deleted {client_id}.")
 
     @cli.command("rotate-signing-key")
     @_fail_cleanly
     def rotate_signing_key() -> None:
         """Sign new tokens with a new key; the old one verifies until expiry."""
         try:
-            kid = current_state().keys.rotate()
+            kid = current_state().core.keys.rotate()
         except RuntimeError as error:
             raise click.ClickException(str(error)) from None
         click.echo(f"New signing key: {kid}")
@@ -257,7 +225,7 @@ def register_commands(bp: Blueprint) -> None:
         """Seal every stored signing key under the first key-encryption key
         (the second step of a rotation of FIDES_OAUTH_KEY_ENCRYPTION_KEY)."""
         try:
-            changed = current_state().keys.reseal()
+            changed = current_state().core.keys.reseal()
         except RuntimeError as error:
             raise click.ClickException(str(error)) from None
         click.echo(f"Re-sealed {changed} signing keys under the current key.")
@@ -300,7 +268,7 @@ def register_commands(bp: Blueprint) -> None:
     @cli.command("scopes")
     def list_scopes() -> None:
         """Print every registered scope."""
-        for name in current_state().registry.sorted():
+        for name in current_state().core.registry.sorted():
             click.echo(name)
 
     @cli.command("token")
@@ -317,7 +285,7 @@ def register_commands(bp: Blueprint) -> None:
         from flask import current_app
 
         state = current_state()
-        if not state.config.issuer and not base_url:
+        if not state.core.config.issuer and not base_url:
             raise click.ClickException(
                 "set FIDES_OAUTH_ISSUER or pass --base-url, so the token's "
                 "issuer matches the server that will check it"

@@ -19,12 +19,12 @@ from flask import Response
 from flask import jsonify
 from flask import url_for
 
+from .client_auth import METHOD_NAMES
 from .state import current_state
 
 __all__ = ["WELL_KNOWN", "metadata_path", "server_metadata"]
 
 WELL_KNOWN = "/.well-known/oauth-authorization-server"
-_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
 
 
 def metadata_path(configured_issuer: str | None, url_prefix: str) -> str:
@@ -50,10 +50,10 @@ def server_metadata() -> Response:
         "grant_types_supported": ["client_credentials"],
         # No authorization endpoint: no response types.
         "response_types_supported": [],
-        "token_endpoint_auth_methods_supported": _AUTH_METHODS,
-        "revocation_endpoint_auth_methods_supported": _AUTH_METHODS,
-        "introspection_endpoint_auth_methods_supported": _AUTH_METHODS,
-        "scopes_supported": state.registry.sorted(),
+        "token_endpoint_auth_methods_supported": list(METHOD_NAMES),
+        "revocation_endpoint_auth_methods_supported": list(METHOD_NAMES),
+        "introspection_endpoint_auth_methods_supported": list(METHOD_NAMES),
+        "scopes_supported": state.core.registry.sorted(),
     }
     response = jsonify(body)
     response.headers["Cache-Control"] = "public, max-age=300"

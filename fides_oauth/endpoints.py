@@ -9,8 +9,6 @@ would accept it.
 
 from __future__ import annotations
 
-import time
-from typing import TYPE_CHECKING
 from typing import Any
 from typing import ClassVar
 
@@ -22,21 +20,18 @@ from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _IntrospectionEndpoi
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
-from . import audit
+from .client_auth import METHOD_NAMES
 from .clients import ClientRecord
+from .core import Core
 from .errors import ForbiddenScopesError
+from .issuer import IssuerRule
 from .models import RevokedToken
 from .scopes import TOKEN_INTROSPECT
 from .tokens import VerifiedToken
 from .tokens import decode_token
 from .tokens import verify_token
 
-if TYPE_CHECKING:
-    from .state import OAuthState
-
 __all__ = ["IntrospectionEndpoint", "RevocationEndpoint"]
-
-_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
 
 
 def _require_token_param(request: Any) -> str:
@@ -48,17 +43,19 @@ def _require_token_param(request: Any) -> str:
     return str(token)
 
 
-class _BoundToState:
-    """Both endpoints: authenticated like the token endpoint, one app's state."""
+class _BoundToCore:
+    """Both endpoints: authenticated like the token endpoint, on one app's
+    services and issuer."""
 
-    CLIENT_AUTH_METHODS: ClassVar[list[str]] = _AUTH_METHODS
+    CLIENT_AUTH_METHODS: ClassVar[list[str]] = list(METHOD_NAMES)
 
-    def __init__(self, server: Any, state: OAuthState) -> None:
+    def __init__(self, server: Any, core: Core, issuer: IssuerRule) -> None:
         super().__init__(server)  # type: ignore[call-arg]
-        self._state = state
+        self._core = core
+        self._issuer = issuer
 
 
-class RevocationEndpoint(_BoundToState, _RevocationEndpoint):  # type: ignore[misc]
+class RevocationEndpoint(_BoundToCore, _RevocationEndpoint):  # type: ignore[misc]
     """A client revokes its own access tokens; anything else changes nothing.
 
     Revoking another client's token, an unknown, expired or malformed token
@@ -77,12 +74,13 @@ class RevocationEndpoint(_BoundToState, _RevocationEndpoint):  # type: ignore[mi
         self, token_string: str, token_type_hint: str | None
     ) -> dict[str, Any] | None:
         try:
-            return decode_token(self._state, token_string)
+            return decode_token(self._core, token_string, self._issuer())
         except InvalidTokenError:
             return None
 
     def revoke_token(self, token: dict[str, Any], request: Any) -> None:
-        session = self._state.session()
+        store = self._core.store
+        session = store.session()
         if session.get(RevokedToken, token["jti"]) is None:
             session.add(
                 RevokedToken(
@@ -93,13 +91,13 @@ class RevocationEndpoint(_BoundToState, _RevocationEndpoint):  # type: ignore[mi
             )
         # Entries of tokens that have expired anyway are of no more use.
         session.execute(
-            delete(RevokedToken).where(RevokedToken.expires_at < time.time())
+            delete(RevokedToken).where(RevokedToken.expires_at < self._core.clock())
         )
         try:
-            self._state.commit()
+            store.commit()
         except IntegrityError:  # revoked concurrently: the same outcome
             session.rollback()
-        audit.emit(
+        self._core.audit(
             "token_revoked",
             actor=token["client_id"],
             target=token["client_id"],
@@ -107,7 +105,7 @@ class RevocationEndpoint(_BoundToState, _RevocationEndpoint):  # type: ignore[mi
         )
 
 
-class IntrospectionEndpoint(_BoundToState, _IntrospectionEndpoint):  # type: ignore[misc]
+class IntrospectionEndpoint(_BoundToCore, _IntrospectionEndpoint):  # type: ignore[misc]
     """For clients holding ``token:introspect``: is this token active?"""
 
     def authenticate_token(
@@ -117,7 +115,7 @@ class IntrospectionEndpoint(_BoundToState, _IntrospectionEndpoint):  # type: ign
         if TOKEN_INTROSPECT not in client.scopes:
             raise ForbiddenScopesError([TOKEN_INTROSPECT], "introspect tokens")
         try:
-            return verify_token(self._state, token_string)
+            return verify_token(self._core, token_string, self._issuer())
         except InvalidTokenError:
             return None
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from collections.abc import Iterable
 
 from flask import Blueprint
 from flask import Flask
 from flask.blueprints import BlueprintSetupState
+from joserfc.jwk import ECKey
 from sqlalchemy import delete
 from sqlalchemy import insert
 from sqlalchemy import select
@@ -17,28 +17,37 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from . import migrate
+from .audit import emit as default_audit
 from .cache import Credentials
-from .cache import StoreReader
 from .cache import VerifiedTokens
 from .cli import register_commands
 from .clients import ClientRecord
+from .config import OAuthConfig
 from .config import load_config
+from .core import Core
 from .discovery import metadata_path
 from .discovery import server_metadata
 from .hashing import SecretHasher
+from .issuer import IssuerRule
 from .keys import KeyStore
 from .keys import load_pem_key
 from .limits import FailureLimiter
+from .management import Management
 from .models import ChangeCounter
 from .models import RevokedToken
 from .models import metadata
+from .outages import OutageLog
 from .protect import BearerProtector
 from .scopes import ScopeRegistry
 from .sealing import KeySealer
+from .seams import AuditSink
+from .seams import Clock
+from .seams import system_clock
 from .server import AuthorizationServer
 from .state import EXTENSION_KEY
 from .state import OAuthState
 from .state import current_state
+from .store import Store
 from .views import guard_library_paths
 from .views import register_routes
 
@@ -67,6 +76,10 @@ class FidesOAuth(Blueprint):
         current request's :class:`~sqlalchemy.orm.Session`.
     :param scopes: the host's own scopes, added to the built-in ones.
     :param name: the blueprint's name (and endpoint prefix).
+    :param clock: the time in epoch seconds (:class:`~fides_oauth.seams.Clock`);
+        tests pass a fake one.
+    :param audit: where audit events go (:class:`~fides_oauth.seams.AuditSink`);
+        by default :func:`fides_oauth.audit.emit`.
 
     Registering it on an app reads and validates the app's ``FIDES_OAUTH_*``
     configuration (see :mod:`fides_oauth.config`), hashes the root secret,
@@ -80,6 +93,8 @@ class FidesOAuth(Blueprint):
         scopes: Iterable[str] = (),
         *,
         name: str = "fides_oauth",
+        clock: Clock = system_clock,
+        audit: AuditSink | None = None,
     ) -> None:
         super().__init__(name, __name__, cli_group="fides-oauth")
         if not callable(session):
@@ -88,6 +103,8 @@ class FidesOAuth(Blueprint):
                 "Flask-SQLAlchemy's db.session or a sqlalchemy scoped_session."
             )
         self._session_factory = session
+        self._clock = clock
+        self._audit: AuditSink = audit or default_audit
         self.registry = ScopeRegistry(scopes)  # malformed names fail here
         register_routes(self)
         register_commands(self)
@@ -114,32 +131,26 @@ class FidesOAuth(Blueprint):
         keks = secrets.key_encryption_keys
         sealer = KeySealer(keks) if keks else None  # derived keys only
         del secrets
+        core = build_core(
+            settings,
+            self.registry,
+            hasher,
+            Store(self._session_factory, root),
+            signing_key,
+            sealer,
+            clock=self._clock,
+            audit=self._audit,
+        )
+        url_prefix = (setup.url_prefix or "").rstrip("/")
+        issuer = IssuerRule(settings.issuer, settings.audience, url_prefix)
         state = OAuthState(
-            config=settings,
-            registry=self.registry,
-            hasher=hasher,
-            root=root,
-            session_factory=self._session_factory,
-            url_prefix=(setup.url_prefix or "").rstrip("/"),
+            core=core,
+            issuer=issuer,
+            server=AuthorizationServer(core, issuer),
+            protector=BearerProtector(core, issuer),
+            url_prefix=url_prefix,
             blueprint_name=setup.name,
         )
-        state.keys = KeyStore(
-            signing_key,
-            state.engine,
-            retention=settings.access_token_expires_in,
-            sealer=sealer,
-        )
-        state.reader = StoreReader(state.bind)
-        state.verified = VerifiedTokens(settings.token_cache_size)
-        state.credentials = Credentials(settings.credential_cache_size)
-        state.limiter = FailureLimiter(
-            settings.auth_failure_limit,
-            settings.auth_failure_window,
-            state.engine,
-            trusted_source_seconds=settings.trusted_source_seconds,
-        )
-        state.server = AuthorizationServer(state)
-        state.protector = BearerProtector(state)
         app.extensions[EXTENSION_KEY] = state
         # First of the app's hooks: before any of the host's reads a body.
         app.before_request_funcs.setdefault(None, []).insert(0, guard_library_paths)
@@ -161,6 +172,52 @@ class FidesOAuth(Blueprint):
             )
 
 
+def build_core(
+    settings: OAuthConfig,
+    registry: ScopeRegistry,
+    hasher: SecretHasher,
+    store: Store,
+    signing_key: ECKey | None,
+    sealer: KeySealer | None,
+    *,
+    clock: Clock,
+    audit: AuditSink,
+) -> Core:
+    """The Flask-free services of one app, in dependency order."""
+    return Core(
+        config=settings,
+        registry=registry,
+        hasher=hasher,
+        store=store,
+        keys=KeyStore(
+            signing_key,
+            store.engine,
+            retention=settings.access_token_expires_in,
+            sealer=sealer,
+        ),
+        verified=VerifiedTokens(settings.token_cache_size),
+        credentials=Credentials(settings.credential_cache_size),
+        limiter=FailureLimiter(
+            settings.auth_failure_limit,
+            settings.auth_failure_window,
+            store.engine,
+            trusted_source_seconds=settings.trusted_source_seconds,
+            clock=clock,
+        ),
+        management=Management(
+            store,
+            hasher,
+            root_id=settings.root_client_id,
+            max_rotation_grace=settings.max_rotation_grace,
+            audit=audit,
+            clock=clock,
+        ),
+        outages=OutageLog(),
+        clock=clock,
+        audit=audit,
+    )
+
+
 def create_tables(app: Flask | None = None) -> None:
     """Create the library's tables, or bring older ones to this release's
     schema, and check that the stored signing keys open.
@@ -175,12 +232,12 @@ def create_tables(app: Flask | None = None) -> None:
         with app.app_context():
             create_tables()
         return
-    state = current_state()
-    with migrate.schema_lock(state.engine()) as connection:
+    core = current_state().core
+    with migrate.schema_lock(core.store.engine()) as connection:
         migrate.bring_to_head(connection)
         if connection.scalar(select(ChangeCounter.id)) is None:
             connection.execute(insert(ChangeCounter).values(id=1, counter=0))
-    state.keys.check()
+    core.keys.check()
 
 
 def drop_tables(app: Flask | None = None) -> None:
@@ -189,7 +246,7 @@ def drop_tables(app: Flask | None = None) -> None:
         with app.app_context():
             drop_tables()
         return
-    engine = current_state().engine()
+    engine = current_state().core.store.engine()
     metadata.drop_all(bind=engine)
     with engine.begin() as connection:
         connection.execute(text(f"DROP TABLE IF EXISTS {migrate.VERSION_TABLE}"))
@@ -205,7 +262,7 @@ def rotate_signing_key(app: Flask | None = None) -> str:
     if app is not None:
         with app.app_context():
             return rotate_signing_key()
-    return current_state().keys.rotate()
+    return current_state().core.keys.rotate()
 
 
 def prune(app: Flask | None = None) -> dict[str, int]:
@@ -219,11 +276,11 @@ def prune(app: Flask | None = None) -> dict[str, int]:
     if app is not None:
         with app.app_context():
             return prune()
-    state = current_state()
-    now = time.time()
-    with state.engine().begin() as connection:
+    core = current_state().core
+    now = core.clock()
+    with core.store.engine().begin() as connection:
         revoked = connection.execute(
             delete(RevokedToken).where(RevokedToken.expires_at < now)
         ).rowcount
-        failures = state.limiter.prune(connection, now)
+        failures = core.limiter.prune(connection, now)
     return {"revoked_tokens": int(revoked or 0), "auth_failures": failures}

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import time
 from collections.abc import Callable
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -45,6 +44,8 @@ from sqlalchemy.engine import Engine
 
 from .models import AuthFailure
 from .models import KnownSource
+from .seams import Clock
+from .seams import system_clock
 from .transient import retrying
 
 __all__ = ["Attempt", "FailureLimiter", "address_key", "client_key", "source_key"]
@@ -94,7 +95,9 @@ class FailureLimiter:
         window: int,
         engine_of: Callable[[], Engine],
         trusted_source_seconds: int = 30 * 86400,
+        clock: Clock = system_clock,
     ) -> None:
+        self._clock = clock
         self.limit = limit
         self.window = window
         self.trusted_source_seconds = trusted_source_seconds
@@ -109,7 +112,7 @@ class FailureLimiter:
     ) -> Attempt:
         """Which counters judge this attempt, and whether they refuse it:
         one read of the failure rows and the source mark together."""
-        now = time.time() if now is None else now
+        now = self._clock() if now is None else now
         source = source_key(client_id, remote_addr)
         candidates = (source, client_key(client_id), address_key(remote_addr))
         statement = select(
@@ -136,7 +139,7 @@ class FailureLimiter:
 
     def retry_after(self, keys: Iterable[str], now: float | None = None) -> int | None:
         """Seconds to wait if any of ``keys`` is over the limit, else None."""
-        now = time.time() if now is None else now
+        now = self._clock() if now is None else now
         keys = list(keys)
         with self._engine_of().connect() as conn:
             rows = conn.execute(
@@ -166,7 +169,7 @@ class FailureLimiter:
         checked: attempts in flight at once all count, so they cannot slip
         past the limit together. Returns the seconds to wait when this
         attempt is over the limit, else None."""
-        now = time.time() if now is None else now
+        now = self._clock() if now is None else now
         ordered = sorted(set(keys))
 
         def count() -> int | None:
@@ -192,7 +195,7 @@ class FailureLimiter:
         """An attempt authenticated: take back its count (when
         :meth:`record` counted it) and remember its source — one
         transaction, and none at all when there is nothing to write."""
-        now = time.time() if now is None else now
+        now = self._clock() if now is None else now
         refresh = self.trusted_source_seconds and (
             attempt.known_since is None
             or attempt.known_since < now - self.trusted_source_seconds / 2

@@ -117,7 +117,7 @@ def upgrade(app: Flask | None = None, revision: str = "head") -> None:
     if app is not None:
         with app.app_context():
             return upgrade(revision=revision)
-    with schema_lock(current_state().engine()) as connection:
+    with schema_lock(current_state().core.store.engine()) as connection:
         command.upgrade(_config(connection), revision)
     return None
 
@@ -127,7 +127,7 @@ def downgrade(revision: str, app: Flask | None = None) -> None:
     if app is not None:
         with app.app_context():
             return downgrade(revision)
-    with schema_lock(current_state().engine()) as connection:
+    with schema_lock(current_state().core.store.engine()) as connection:
         command.downgrade(_config(connection), revision)
     return None
 
@@ -137,7 +137,7 @@ def stamp(app: Flask | None = None, revision: str = "head") -> None:
     if app is not None:
         with app.app_context():
             return stamp(revision=revision)
-    with schema_lock(current_state().engine()) as connection:
+    with schema_lock(current_state().core.store.engine()) as connection:
         command.stamp(_config(connection), revision)
     return None
 
@@ -147,7 +147,7 @@ def current(app: Flask | None = None) -> str | None:
     if app is not None:
         with app.app_context():
             return current()
-    with current_state().engine().connect() as connection:
+    with current_state().core.store.engine().connect() as connection:
         return revision_of(connection)
 
 

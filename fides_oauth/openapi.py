@@ -156,7 +156,7 @@ def _schemas(state: OAuthState) -> dict[str, Schema]:
         "Scope": {
             "type": "string",
             "description": "A scope registered on this server.",
-            "enum": state.registry.sorted(),
+            "enum": state.core.registry.sorted(),
         },
         "ScopeList": {"type": "array", "items": _ref("ScopeName")},
         "ScopeArray": scope_array,
@@ -231,7 +231,7 @@ def _schemas(state: OAuthState) -> dict[str, Schema]:
                 "grace_seconds": {
                     "type": "integer",
                     "minimum": 0,
-                    "maximum": state.config.max_rotation_grace,
+                    "maximum": state.core.config.max_rotation_grace,
                     "default": 0,
                     "description": "How long the replaced secret keeps working, "
                     "in seconds: a JSON integer (60, not 60.0).",
@@ -394,7 +394,7 @@ def _responses() -> dict[str, Schema]:
 def _security_schemes(state: OAuthState) -> dict[str, Schema]:
     scopes = {
         name: _BUILTIN_SCOPE_TEXT.get(name, "Declared by the host application.")
-        for name in state.registry.sorted()
+        for name in state.core.registry.sorted()
     }
     return {
         "oauth2": {

@@ -1,4 +1,4 @@
-"""Protecting routes: the bearer-token validator and the scope decorator.
+"""Protecting routes: the bearer-token validator and Authlib's protector.
 
 A request is let through when its token's signature, ``typ``, ``iss``,
 ``aud`` and ``exp`` check out, its client still exists, and its *effective*
@@ -9,11 +9,7 @@ client, or deleting it, therefore takes effect on tokens already issued.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-from typing import TYPE_CHECKING
 from typing import Any
-from typing import TypeVar
 from typing import cast
 
 from authlib.integrations.flask_oauth2 import ResourceProtector
@@ -26,44 +22,34 @@ from flask import abort
 from flask import g
 from flask import request
 from sqlalchemy.exc import SQLAlchemyError
-from werkzeug.local import LocalProxy
 
+from .core import Core
 from .errors import REALM
 from .errors import InsufficientScopeWithHintError
 from .errors import MissingBearerError
 from .errors import render
-from .scopes import is_valid_scope_name
+from .issuer import IssuerRule
 from .sealing import SealError
-from .state import current_state
 from .tokens import AuthenticatedClient
 from .tokens import VerifiedToken
 from .tokens import verify_token
 
-if TYPE_CHECKING:
-    from .state import OAuthState
+__all__ = ["CALLER_KEY", "BearerProtector", "TokenValidator"]
 
-__all__ = [
-    "AuthenticatedClient",
-    "BearerProtector",
-    "TokenValidator",
-    "current_client",
-    "require_scopes",
-]
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-_G_KEY = "_fides_oauth_client"
+#: Where a protected request's caller is kept, in ``flask.g``.
+CALLER_KEY = "_fides_oauth_client"
 
 
 class TokenValidator(BearerTokenValidator):  # type: ignore[misc]
     """Authlib's bearer validator, checking tokens with :mod:`.tokens`."""
 
-    def __init__(self, state: OAuthState) -> None:
+    def __init__(self, core: Core, issuer: IssuerRule) -> None:
         super().__init__(realm=REALM)
-        self._state = state
+        self._core = core
+        self._issuer = issuer
 
     def authenticate_token(self, token_string: str) -> VerifiedToken:
-        return verify_token(self._state, token_string)
+        return verify_token(self._core, token_string, self._issuer())
 
     def validate_token(
         self,
@@ -74,7 +60,7 @@ class TokenValidator(BearerTokenValidator):  # type: ignore[misc]
     ) -> None:
         if scopes and not token.scopes.issuperset(scopes):
             raise InsufficientScopeWithHintError(scopes)
-        setattr(g, _G_KEY, token.caller)
+        setattr(g, CALLER_KEY, token.caller)
 
 
 class _HeadersOnly:
@@ -89,10 +75,10 @@ class _HeadersOnly:
 class BearerProtector(ResourceProtector):  # type: ignore[misc]
     """Authlib's Flask resource protector, answering with our renderer."""
 
-    def __init__(self, state: OAuthState) -> None:
+    def __init__(self, core: Core, issuer: IssuerRule) -> None:
         super().__init__()
-        self._state = state
-        self.register_token_validator(TokenValidator(state))
+        self._core = core
+        self.register_token_validator(TokenValidator(core, issuer))
 
     def parse_request_authorization(self, request: Any) -> tuple[Any, str]:
         try:
@@ -126,45 +112,6 @@ class BearerProtector(ResourceProtector):  # type: ignore[misc]
             self.raise_error_response(error)
         except (SQLAlchemyError, SealError) as exc:
             # The client or the keys could not be read: say so, never a 500.
-            self._state.rollback()
-            self.raise_error_response(self._state.outages.report(exc))
-        return cast(AuthenticatedClient, g.get(_G_KEY))
-
-
-def require_scopes(*scopes: str) -> Callable[[F], F]:
-    """Protect a view: the caller's token must carry *every* scope listed.
-
-    ``@require_scopes()`` with no scope asks for a valid token only. The
-    scopes must be registered (built-in or declared by the host).
-    """
-    bad = [name for name in scopes if not is_valid_scope_name(name)]
-    if bad:
-        raise ValueError(f"Malformed scope names {bad!r} in require_scopes().")
-
-    def decorator(view: F) -> F:
-        @functools.wraps(view)
-        def wrapped(*args: Any, **kwargs: Any) -> Any:
-            state = current_state()
-            if not state.registry.all.issuperset(scopes):
-                unknown = state.registry.unknown(scopes)
-                raise RuntimeError(
-                    f"require_scopes{tuple(scopes)!r} on {view.__name__}: the "
-                    f"scopes {unknown} are not registered. Declare them with "
-                    "FidesOAuth(scopes=[...])."
-                )
-            state.protector.authorize(scopes)
-            return view(*args, **kwargs)
-
-        return cast(F, wrapped)
-
-    return decorator
-
-
-def _get_current_client() -> AuthenticatedClient | None:
-    return cast("AuthenticatedClient | None", g.get(_G_KEY))
-
-
-#: The caller of the current protected request (``None`` outside one).
-current_client: AuthenticatedClient = cast(
-    AuthenticatedClient, LocalProxy(_get_current_client)
-)
+            self._core.store.rollback()
+            self.raise_error_response(self._core.outages.report(exc))
+        return cast(AuthenticatedClient, g.get(CALLER_KEY))

@@ -14,8 +14,6 @@ renders the answer; this module plugs the library's rules into its hooks:
 
 from __future__ import annotations
 
-import time
-from typing import TYPE_CHECKING
 from typing import Any
 from typing import ClassVar
 
@@ -28,7 +26,6 @@ from authlib.oauth2.rfc6749.errors import InsecureTransportError
 from authlib.oauth2.rfc6749.errors import InvalidRequestError
 from authlib.oauth2.rfc6749.errors import InvalidScopeError
 from authlib.oauth2.rfc6749.hooks import hooked
-from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
 from flask import Request
 from flask import Response
@@ -36,30 +33,27 @@ from flask import request
 from joserfc.jwk import KeySet
 from werkzeug.datastructures import MultiDict
 
-from . import audit
+from .client_auth import METHOD_NAMES
+from .client_auth import METHODS
+from .client_auth import basic_credentials
+from .client_auth import check_credentials
 from .clients import ClientRecord
+from .core import Core
 from .endpoints import IntrospectionEndpoint
 from .endpoints import RevocationEndpoint
 from .errors import FidesOAuthError
-from .errors import TooManyAttemptsError
 from .errors import render
 from .errors import safe_text
+from .issuer import IssuerRule
 from .keys import ALGORITHM
-from .limits import client_key
 from .scopes import is_valid_scope_name
 from .scopes import parse_scope_string
-
-if TYPE_CHECKING:
-    from .state import OAuthState
 
 __all__ = ["AuthorizationServer", "ClientCredentialsGrant", "TokenGenerator"]
 
 
 class ClientCredentialsGrant(_ClientCredentialsGrant):  # type: ignore[misc]
-    TOKEN_ENDPOINT_AUTH_METHODS: ClassVar[list[str]] = [
-        "client_secret_basic",
-        "client_secret_post",
-    ]
+    TOKEN_ENDPOINT_AUTH_METHODS: ClassVar[list[str]] = list(METHOD_NAMES)
 
     #: Parameters that may appear once (RFC 6749 §3.2: "MUST NOT be included
     #: more than once").
@@ -71,7 +65,7 @@ class ClientCredentialsGrant(_ClientCredentialsGrant):  # type: ignore[misc]
             if len(datalist.get(name, [])) > 1:
                 raise InvalidRequestError(description=f"Repeated '{name}' parameter.")
         form = self.request.form
-        basic_id, _ = _basic_credentials(self.request.headers)
+        basic_id, _ = basic_credentials(self.request.headers)
         if basic_id is not None and (
             "client_secret" in form or form.get("client_id", basic_id) != basic_id
         ):
@@ -116,7 +110,7 @@ class ClientCredentialsGrant(_ClientCredentialsGrant):  # type: ignore[misc]
         )
         self.save_token(token)
         client_id = self.request.client.client_id
-        audit.emit(
+        self.server.core.audit(
             "token_issued",
             actor=client_id,
             target=client_id,
@@ -128,19 +122,20 @@ class ClientCredentialsGrant(_ClientCredentialsGrant):  # type: ignore[misc]
 class TokenGenerator(JWTBearerTokenGenerator):  # type: ignore[misc]
     """RFC 9068 access tokens (``typ: at+jwt``) signed with ES256."""
 
-    def __init__(self, state: OAuthState) -> None:
+    def __init__(self, core: Core, issuer: IssuerRule) -> None:
         super().__init__(
             issuer="",  # per request: see get_extra_claims
             alg=ALGORITHM,
-            expires_generator=state.config.access_token_expires_in,
+            expires_generator=core.config.access_token_expires_in,
         )
-        self._state = state
+        self._keys = core.keys
+        self._issuer = issuer
 
     def get_jwks(self) -> KeySet:
-        return KeySet([self._state.keys.signing_key()])
+        return KeySet([self._keys.signing_key()])
 
     def get_audiences(self, client: Any, user: Any, scope: Any) -> str:
-        return self._state.audience()
+        return self._issuer.audience()
 
     def get_extra_claims(
         self, client: Any, grant_type: Any, user: Any, scope: Any
@@ -148,69 +143,12 @@ class TokenGenerator(JWTBearerTokenGenerator):  # type: ignore[misc]
         # The issuer may be derived from the request, so it is set here,
         # the hook that runs per token, rather than once in the constructor.
         # "gen": the client's token generation; raising it revokes the token.
-        return {"iss": self._state.issuer(), "gen": client.token_generation}
+        return {"iss": self._issuer(), "gen": client.token_generation}
 
     def generate(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
         token: dict[str, Any] = super().generate(*args, **kwargs)
         token.setdefault("scope", "")  # a client with no scopes: still say so
         return token
-
-
-def _basic_credentials(headers: Any) -> tuple[str | None, str | None]:
-    """Authlib's Basic parsing, minus its UnicodeDecodeError on odd bytes."""
-    try:
-        client_id, secret = extract_basic_authorization(headers)
-    except (UnicodeDecodeError, ValueError):
-        return None, None  # not UTF-8: no usable credentials
-    return client_id, secret
-
-
-def _credentials_check(
-    state: OAuthState, client_id: str | None, secret: str | None
-) -> ClientRecord | None:
-    """Check presented credentials, within the failure limits.
-
-    One bcrypt check whatever happens (two for a client whose rotated-out
-    secret is in its grace period): unknown ids cost what wrong secrets
-    cost, and the answer does not tell them apart. Over the limit (see
-    :mod:`.limits` for which counters judge an attempt), nothing is checked
-    and the answer is 429.
-    """
-    if not client_id or secret is None:
-        return None
-    limiter = state.limiter
-    attempt = limiter.assess(client_id, request.remote_addr)
-    client = state.find_client(client_id)
-    # An id that names no client is audited by a fingerprint: it may be a
-    # secret pasted into the wrong field, and must not reach a log.
-    actor = client_id if client else "unknown:" + client_key(client_id)[:16]
-    if attempt.retry_after is not None:
-        audit.emit("authentication_failed", actor=actor, outcome="rate_limited")
-        raise TooManyAttemptsError(attempt.retry_after)
-    now = time.time()
-    previous = client.previous_secret_hash_at(now) if client else None
-    if client is not None:
-        # Checked with bcrypt before, against a hash the client still has?
-        remembered = state.credentials.matched_hash(client_id, secret)
-        if remembered is not None and remembered in (client.secret_hash, previous):
-            limiter.succeeded(attempt, counted=False)
-            return client
-    # Counted before bcrypt runs, so concurrent guesses cannot all slip in
-    # under the limit; taken back below if it succeeds.
-    retry_after = limiter.record(attempt.keys)
-    if retry_after is not None:
-        audit.emit("authentication_failed", actor=actor, outcome="rate_limited")
-        raise TooManyAttemptsError(retry_after)
-    if client is None:
-        state.hasher.verify(secret, None)  # the same work as a wrong secret
-    else:
-        for stored in (client.secret_hash, previous):
-            if stored is not None and state.hasher.verify(secret, stored):
-                limiter.succeeded(attempt, counted=True)
-                state.credentials.remember(client_id, secret, stored)
-                return client
-    audit.emit("authentication_failed", actor=actor, outcome="invalid_client")
-    return None
 
 
 def _without_empty(values: Any) -> MultiDict[str, str]:
@@ -251,17 +189,17 @@ class InsecureTransportWithFixError(FidesOAuthError):
 
 
 class AuthorizationServer(_FlaskServer):  # type: ignore[misc]
-    """Authlib's Flask server, bound to one app's state (not to the app)."""
+    """Authlib's Flask server on one app's services (not on the app)."""
 
-    def __init__(self, state: OAuthState) -> None:
+    def __init__(self, core: Core, issuer: IssuerRule) -> None:
         super().__init__()
-        self._state = state
+        self.core = core
         self.register_grant(ClientCredentialsGrant)
-        self.register_token_generator("default", TokenGenerator(state))
-        self.register_client_auth_method("client_secret_basic", self._auth_basic)
-        self.register_client_auth_method("client_secret_post", self._auth_post)
-        self.register_endpoint(RevocationEndpoint(self, state))
-        self.register_endpoint(IntrospectionEndpoint(self, state))
+        self.register_token_generator("default", TokenGenerator(core, issuer))
+        for name, read in METHODS.items():
+            self.register_client_auth_method(name, self._method(read))
+        self.register_endpoint(RevocationEndpoint(self, core, issuer))
+        self.register_endpoint(IntrospectionEndpoint(self, core, issuer))
 
     def create_oauth2_request(self, flask_request: Any) -> OAuthRequest:
         try:
@@ -270,7 +208,7 @@ class AuthorizationServer(_FlaskServer):  # type: ignore[misc]
             raise InsecureTransportWithFixError() from exc
 
     def query_client(self, client_id: str) -> ClientRecord | None:
-        return self._state.find_client(client_id)
+        return self.core.store.find_client(client_id)
 
     def save_token(self, token: dict[str, Any], request: Any) -> None:
         """Nothing to store: access tokens are self-contained JWTs."""
@@ -278,12 +216,12 @@ class AuthorizationServer(_FlaskServer):  # type: ignore[misc]
     def handle_error_response(self, request: Any, error: OAuth2Error) -> Response:
         return render(error)
 
-    def _auth_basic(self, query_client: Any, request: Any) -> ClientRecord | None:
-        client_id, secret = _basic_credentials(request.headers)
-        return _credentials_check(self._state, client_id, secret)
+    def _method(self, read: Any) -> Any:
+        """An Authlib client-authentication method: read the credentials the
+        method's way, check them with the request's address."""
 
-    def _auth_post(self, query_client: Any, request: Any) -> ClientRecord | None:
-        form = request.form
-        return _credentials_check(
-            self._state, form.get("client_id"), form.get("client_secret")
-        )
+        def authenticate(query_client: Any, oauth_request: Any) -> ClientRecord | None:
+            client_id, secret = read(oauth_request.headers, oauth_request.form)
+            return check_credentials(self.core, client_id, secret, request.remote_addr)
+
+        return authenticate

@@ -10,7 +10,6 @@ scopes are its own scopes intersected with the client's current ones.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -28,7 +27,7 @@ from .errors import REALM
 from .keys import ALGORITHM
 
 if TYPE_CHECKING:
-    from .state import OAuthState
+    from .core import Core
 
 __all__ = [
     "MAX_TOKEN_LENGTH",
@@ -77,24 +76,22 @@ def invalid_token(description: str | None = None) -> InvalidTokenError:
     return InvalidTokenError(description=description, realm=REALM)
 
 
-def decode_token(
-    state: OAuthState, token_string: str, issuer: str | None = None
-) -> dict[str, Any]:
-    """The claims of a token this app signed and that has not expired."""
-    issuer = issuer or state.issuer()
-    audience = state.config.audience or issuer
+def decode_token(core: Core, token_string: str, issuer: str) -> dict[str, Any]:
+    """The claims of a token this app signed for ``issuer`` and that has
+    not expired."""
+    audience = core.config.audience or issuer
     if not isinstance(token_string, str) or len(token_string) > MAX_TOKEN_LENGTH:
         raise invalid_token()
     try:
         try:
             token = jwt.decode(
-                token_string, state.keys.verification_keys(), algorithms=[ALGORITHM]
+                token_string, core.keys.verification_keys(), algorithms=[ALGORITHM]
             )
         except InvalidKeyIdError:
             # Perhaps another worker rotated the key: look once more.
             token = jwt.decode(
                 token_string,
-                state.keys.verification_keys(refresh=True),
+                core.keys.verification_keys(refresh=True),
                 algorithms=[ALGORITHM],
             )
     except _DECODE_ERRORS as exc:
@@ -121,7 +118,7 @@ def decode_token(
         },
     )
     try:
-        claims.validate()
+        claims.validate(now=int(core.clock()))
     except _DECODE_ERRORS as exc:
         raise invalid_token() from exc
     for name in ("client_id", "jti"):
@@ -132,29 +129,28 @@ def decode_token(
     return dict(claims)
 
 
-def verify_token(state: OAuthState, token_string: str) -> VerifiedToken:
+def verify_token(core: Core, token_string: str, issuer: str) -> VerifiedToken:
     """Decode, then check the token against its client as it is now.
 
     A token this process verified before, with no change committed to the
     store since (the change counter stands), is answered from memory.
     """
-    counter = state.reader.counter()
-    issuer = state.issuer()  # once per check: the audience derives from it
-    key = (token_string, issuer, state.config.audience or issuer)
+    counter = core.store.counter()
+    key = (token_string, issuer, core.config.audience or issuer)
     if counter is not None:
-        remembered = state.verified.get(key, counter, time.time())
+        remembered = core.verified.get(key, counter, core.clock())
         if remembered is not None:
             return remembered  # type: ignore[no-any-return]
-    verified = _verify_fully(state, token_string, issuer)
+    verified = _verify_fully(core, token_string, issuer)
     if counter is not None:
         expires_at = float(verified.claims["exp"])
-        state.verified.put(key, counter, expires_at, verified)
+        core.verified.put(key, counter, expires_at, verified)
     return verified
 
 
-def _verify_fully(state: OAuthState, token_string: str, issuer: str) -> VerifiedToken:
-    claims = decode_token(state, token_string, issuer)
-    found = state.client_for_token(claims["client_id"], claims["jti"])
+def _verify_fully(core: Core, token_string: str, issuer: str) -> VerifiedToken:
+    claims = decode_token(core, token_string, issuer)
+    found = core.store.client_for_token(claims["client_id"], claims["jti"])
     if found is None:
         raise invalid_token("The client of this token no longer exists.")
     client, revoked = found

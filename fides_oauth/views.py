@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import json
 import re
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -27,8 +26,9 @@ from werkzeug.exceptions import NotFound
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.routing import RequestRedirect
 
-from . import audit
 from . import clients
+from .decorators import current_client
+from .decorators import require_scopes
 from .discovery import WELL_KNOWN
 from .errors import BadRequestBodyError
 from .errors import ConflictError
@@ -38,11 +38,9 @@ from .errors import NotFoundError
 from .errors import PayloadTooLargeError
 from .errors import UnsupportedMediaTypeError
 from .errors import render
+from .management import Actor
 from .models import OAuthClient
-from .models import utcnow
 from .openapi import build_openapi
-from .protect import current_client
-from .protect import require_scopes
 from .scopes import CLIENT_CREATE
 from .scopes import CLIENT_DELETE
 from .scopes import CLIENT_READ
@@ -75,15 +73,6 @@ def _optional_json_body() -> Any:
     return _json_body()
 
 
-def _audit(event: str, client: OAuthClient, scopes: Any = None) -> None:
-    audit.emit(
-        event,
-        actor=current_client.client_id,
-        target=client.id,
-        scopes=client.scopes if scopes is None else scopes,
-    )
-
-
 # -- routes ------------------------------------------------------------------
 
 
@@ -100,25 +89,20 @@ def introspect_token() -> Response:
 
 
 def jwks() -> Response:
-    response = jsonify(current_state().keys.public_jwks())
+    response = jsonify(current_state().core.keys.public_jwks())
     response.headers["Cache-Control"] = f"public, max-age={JWKS_MAX_AGE}"
     return response
+
+
+def _actor() -> Actor:
+    return Actor(current_client.client_id, current_client.scopes)
 
 
 @require_scopes(CLIENT_CREATE)
 def create_client() -> Response:
     state = current_state()
-    spec = clients.parse_create_body(_json_body(), state.registry)
-    clients.ensure_holds(current_client.scopes, spec.scopes, "grant those scopes")
-    client, secret = clients.create_client(
-        state.session(),
-        state.hasher,
-        spec,
-        created_by=current_client.client_id,
-        reserved_ids=[state.root.client_id],
-    )
-    state.commit(invalidates_tokens=False)
-    _audit("client_created", client)
+    spec = clients.parse_create_body(_json_body(), state.core.registry)
+    client, secret = state.core.management.create(_actor(), spec)
     return _secret_response(
         {"client_id": client.id, "client_secret": secret} | _public(client)
     )
@@ -140,11 +124,10 @@ def _public(client: OAuthClient) -> dict[str, Any]:
 
 @require_scopes(CLIENT_READ)
 def list_clients() -> Response:
-    state = current_state()
     page, size = clients.parse_page_args(
         request.args.get("page"), request.args.get("size")
     )
-    items, total = clients.list_clients(state.session(), page, size)
+    items, total = current_state().core.management.page(page, size)
     return jsonify(
         {
             "items": [clients.serialize_client(item) for item in items],
@@ -158,28 +141,15 @@ def list_clients() -> Response:
 
 @require_scopes(CLIENT_READ)
 def get_client(client_id: str) -> Response:
-    client = current_state().stored_client(client_id)
+    client = current_state().core.management.get(client_id)
     return jsonify(clients.serialize_client(client))
 
 
 @require_scopes(CLIENT_UPDATE)
 def update_client(client_id: str) -> Response:
     state = current_state()
-    changes = clients.parse_update_body(_json_body(), state.registry)
-    client = state.stored_client(client_id)
-    clients.ensure_holds(current_client.scopes, client.scopes, "change this client")
-    if changes.scopes is not None:
-        clients.ensure_holds(
-            current_client.scopes, changes.scopes, "grant those scopes"
-        )
-        client.scopes = changes.scopes
-    if changes.changes_name:
-        client.name = changes.name
-    if changes.changes_description:
-        client.description = changes.description
-    client.updated_at = utcnow()  # always an UPDATE, so the version is checked
-    state.commit()
-    _audit("client_updated", client)
+    changes = clients.parse_update_body(_json_body(), state.core.registry)
+    client = state.core.management.update(_actor(), client_id, changes)
     return jsonify(clients.serialize_client(client))
 
 
@@ -187,17 +157,9 @@ def update_client(client_id: str) -> Response:
 def rotate_secret(client_id: str) -> Response:
     state = current_state()
     rotation = clients.parse_rotation_body(
-        _optional_json_body(), state.config.max_rotation_grace
+        _optional_json_body(), state.core.config.max_rotation_grace
     )
-    client = state.stored_client(client_id)
-    clients.ensure_holds(
-        current_client.scopes, client.scopes, "rotate the secret of this client"
-    )
-    secret = clients.rotate_secret(state.hasher, client, rotation, time.time())
-    state.commit()
-    _audit("client_secret_rotated", client)
-    if rotation.revoke_tokens:
-        _audit("client_tokens_revoked", client)
+    client, secret = state.core.management.rotate(_actor(), client_id, rotation)
     return _secret_response(
         {"client_id": client.id, "client_secret": secret}
         | _public(client)
@@ -212,46 +174,27 @@ def rotate_secret(client_id: str) -> Response:
 
 @require_scopes(CLIENT_UPDATE)
 def revoke_client_tokens(client_id: str) -> Response:
-    state = current_state()
-    client = state.stored_client(client_id)
-    clients.ensure_holds(
-        current_client.scopes, client.scopes, "revoke the tokens of this client"
-    )
-    clients.revoke_tokens(client)
-    state.commit()
-    _audit("client_tokens_revoked", client)
-    return jsonify({"client_id": client.id, "tokens_revoked": True})
+    revoked = current_state().core.management.revoke_tokens(_actor(), client_id)
+    return jsonify({"client_id": revoked, "tokens_revoked": True})
 
 
 @require_scopes(CLIENT_READ)
 def get_client_scopes(client_id: str) -> Response:
-    client = current_state().stored_client(client_id)
+    client = current_state().core.management.get(client_id)
     return jsonify(list(client.scopes))
 
 
 @require_scopes(CLIENT_UPDATE)
 def set_client_scopes(client_id: str) -> Response:
     state = current_state()
-    scopes = clients.parse_scopes(_json_body(), state.registry, field="body")
-    client = state.stored_client(client_id)
-    clients.ensure_holds(current_client.scopes, client.scopes, "change this client")
-    clients.ensure_holds(current_client.scopes, scopes, "grant those scopes")
-    client.scopes = scopes
-    client.updated_at = utcnow()  # always an UPDATE, so the version is checked
-    state.commit()
-    _audit("client_scopes_changed", client)
+    scopes = clients.parse_scopes(_json_body(), state.core.registry, field="body")
+    client = state.core.management.set_scopes(_actor(), client_id, scopes)
     return jsonify(list(client.scopes))
 
 
 @require_scopes(CLIENT_DELETE)
 def delete_client(client_id: str) -> Response:
-    state = current_state()
-    client = state.stored_client(client_id)
-    clients.ensure_holds(current_client.scopes, client.scopes, "delete this client")
-    target_scopes = list(client.scopes)
-    state.session().delete(client)
-    state.commit()
-    _audit("client_deleted", client, scopes=target_scopes)
+    current_state().core.management.delete(_actor(), client_id)
     response = Response(status=204)
     del response.headers["Content-Type"]  # no content, so no content type
     return response
@@ -259,7 +202,7 @@ def delete_client(client_id: str) -> Response:
 
 @require_scopes(SCOPE_READ)
 def list_scopes() -> Response:
-    return jsonify(current_state().registry.sorted())
+    return jsonify(current_state().core.registry.sorted())
 
 
 def openapi_document() -> Response:
@@ -393,7 +336,7 @@ def guard_library_paths() -> Response | None:
         return None
     error = request.routing_exception
     if error is None:
-        _limit_body(state.config.max_body_bytes)
+        _limit_body(state.core.config.max_body_bytes)
         return None
     if isinstance(error, RequestRedirect):
         body = {"location": error.new_url}
@@ -413,7 +356,7 @@ def guard_library_paths() -> Response | None:
 
 
 def _render_oauth_error(error: OAuth2Error) -> Response:
-    current_state().rollback()
+    current_state().core.store.rollback()
     return render(error)
 
 
@@ -423,7 +366,7 @@ _HTTP_ERROR_CODES = {404: "not_found", 405: "method_not_allowed"}
 def _render_http_error(error: HTTPException) -> Response:
     if error.response is not None:  # already rendered (abort(render(...)))
         return error.response  # type: ignore[return-value]
-    current_state().rollback()
+    current_state().core.store.rollback()
     if isinstance(error, RequestEntityTooLarge):
         return render(PayloadTooLargeError())
     code = error.code or 500
@@ -435,14 +378,14 @@ def _render_http_error(error: HTTPException) -> Response:
 
 
 def _render_conflict(error: StaleDataError) -> Response:
-    current_state().rollback()
+    current_state().core.store.rollback()
     return render(ConflictError())
 
 
 def _render_storage_failure(error: SQLAlchemyError | SealError) -> Response:
     state = current_state()
-    state.rollback()
-    return render(state.outages.report(error))
+    state.core.store.rollback()
+    return render(state.core.outages.report(error))
 
 
 def register_routes(bp: Blueprint) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from fides_oauth import state as state_module
+from fides_oauth import store as store_module
 from fides_oauth.cache import BoundedCache
 from fides_oauth.cache import Credentials
 from tests.conftest import ROOT_ID
@@ -108,7 +108,7 @@ def test_token_cache_is_bounded(make_app: Any) -> None:
     for _ in range(12):
         token = oauth.token(client_id, secret)
         oauth.http.get("/api/v1/policy", headers={"Authorization": f"Bearer {token}"})
-    assert len(app.extensions["fides_oauth"].verified) == 5
+    assert len(app.extensions["fides_oauth"].core.verified) == 5
 
 
 def test_bcrypt_runs_once_per_credential(
@@ -192,19 +192,19 @@ def test_fast_reads_match_the_session(oauth: OAuth) -> None:
     app = oauth.app
     st = app.extensions["fides_oauth"]
     with app.test_request_context():
-        fast = st.reader.fetch_one(
-            state_module._CLIENT_LOOKUP, {"id": created["client_id"], "jti": "nope"}
+        fast = st.core.store.reader.fetch_one(
+            store_module._CLIENT_LOOKUP, {"id": created["client_id"], "jti": "nope"}
         )
         from examples.host_app import db
 
         slow = db.session.execute(
-            state_module._CLIENT_LOOKUP, {"id": created["client_id"], "jti": "nope"}
+            store_module._CLIENT_LOOKUP, {"id": created["client_id"], "jti": "nope"}
         ).first()
         db.session.remove()
         assert fast is not None and slow is not None
-        assert tuple(fast) == tuple(slow)
-        assert sorted(fast[1]) == ["policy:read", "rule:read"]
-        assert st.reader.counter() is not None
+        assert dict(fast) == dict(slow._mapping)
+        assert sorted(fast["scopes"]) == ["policy:read", "rule:read"]
+        assert st.core.store.reader.counter() is not None
 
 
 def test_root_token_still_checks_revocation_from_memory(oauth: OAuth) -> None:
@@ -228,13 +228,13 @@ def test_issuer_memory_is_bounded_whatever_hosts_are_sent(oauth: OAuth) -> None:
             "/api/v1/oauth/scope",
             headers={"Authorization": f"Bearer {token}", "Host": f"h{index}.example"},
         )
-    assert len(oauth.app.extensions["fides_oauth"]._issuers) <= 64
+    assert len(oauth.app.extensions["fides_oauth"].issuer._derived) <= 64
 
 
 def test_reader_keeps_a_bounded_number_of_connections(oauth: OAuth) -> None:
     import threading
 
-    reader = oauth.app.extensions["fides_oauth"].reader
+    reader = oauth.app.extensions["fides_oauth"].core.store.reader
     barrier = threading.Barrier(16)
 
     def read() -> None:

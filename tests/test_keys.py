@@ -87,7 +87,7 @@ def test_private_key_never_leaves_in_a_response(make_app: Any) -> None:
     oauth = OAuth(app, http)
     token = oauth.root_token()
     with app.app_context():
-        signing = app.extensions["fides_oauth"].keys.signing_key()
+        signing = app.extensions["fides_oauth"].core.keys.signing_key()
     private_d = signing.as_dict(private=True)["d"]
     bodies = [
         http.post(

@@ -20,7 +20,7 @@ from tests.conftest import bearer
 
 def _engine(app: Any) -> Any:
     with app.app_context():
-        return app.extensions["fides_oauth"].engine()
+        return app.extensions["fides_oauth"].core.store.engine()
 
 
 def _diff(app: Any) -> list[Any]:
@@ -71,7 +71,7 @@ def test_upgrade_from_the_first_schema_keeps_clients_working(app: Any) -> None:
             ),
             {
                 "id": "ab" * 16,
-                "hash": state.hasher.hash(secret),
+                "hash": state.core.hasher.hash(secret),
                 "scopes": '["policy:read"]',
                 "now": now,
             },

@@ -117,7 +117,7 @@ def test_every_registered_scope_is_in_the_oauth2_flow(
     document = _document(client)
     schemes = document["components"]["securitySchemes"]
     flow = schemes["oauth2"]["flows"]["clientCredentials"]
-    registry = app.extensions["fides_oauth"].registry
+    registry = app.extensions["fides_oauth"].core.registry
     assert set(flow["scopes"]) == set(registry.all)
     assert {"policy:read", "rule:create_or_update", "token:introspect"} <= set(
         flow["scopes"]

@@ -78,7 +78,7 @@ def test_window_expiry_lets_attempts_through_again(
     )
     http = app.test_client()
     clock = [1_000_000.0]
-    monkeypatch.setattr("fides_oauth.limits.time.time", lambda: clock[0])
+    monkeypatch.setattr("time.time", lambda: clock[0])
     _attempt(http, ROOT_ID, "wrong")
     _attempt(http, ROOT_ID, "wrong")
     limited = _attempt(http, ROOT_ID, ROOT_SECRET)
@@ -137,7 +137,7 @@ def test_expired_rows_are_pruned(make_app: Any) -> None:
 
     app = make_app()
     with app.app_context():
-        limiter: FailureLimiter = app.extensions["fides_oauth"].limiter
+        limiter: FailureLimiter = app.extensions["fides_oauth"].core.limiter
         limiter.record([client_key(f"id-{n}") for n in range(50)], now=1000.0)
         limiter.record([client_key("fresh")], now=5000.0)
         with db.engine.begin() as conn:
@@ -235,7 +235,7 @@ def test_a_known_source_expires(make_app: Any) -> None:
     from fides_oauth.limits import source_key
 
     app = make_app(FIDES_OAUTH_AUTH_FAILURE_LIMIT=3, FIDES_OAUTH_TRUSTED_SOURCE_DAYS=1)
-    limiter: FailureLimiter = app.extensions["fides_oauth"].limiter
+    limiter: FailureLimiter = app.extensions["fides_oauth"].core.limiter
     with app.app_context():
         fresh = limiter.assess(ROOT_ID, "10.1.1.1", now=1000.0)
         assert fresh.known_since is None

@@ -31,8 +31,7 @@ def _status(oauth: OAuth, client_id: str, secret: str) -> int:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     now = [1_900_000_000.0]
-    monkeypatch.setattr("fides_oauth.server.time.time", lambda: now[0])
-    monkeypatch.setattr("fides_oauth.views.time.time", lambda: now[0])
+    monkeypatch.setattr("time.time", lambda: now[0])
     return now
 
 

@@ -118,12 +118,12 @@ def test_no_private_key_in_sql_logs_or_database_bytes(
         # echo="debug" level: statements, parameters and result rows.
         token = OAuth(app, http).root_token()  # generates and stores the key
         with app.app_context():
-            new_kid = app.extensions["fides_oauth"].keys.rotate()
+            new_kid = app.extensions["fides_oauth"].core.keys.rotate()
         second = OAuth(app, http).root_token()  # loads both keys
     assert http.get("/api/v1/policy", headers=bearer(token)).status_code == 200
     state = app.extensions["fides_oauth"]
     with app.app_context():
-        keys = state.keys.verification_keys().keys
+        keys = state.core.keys.verification_keys().keys
     assert len(keys) == 2 and new_kid in {key.kid for key in keys}
     assert second
     logged = "\n".join(r.getMessage() for r in caplog.records).encode()
@@ -181,7 +181,7 @@ def test_rotating_the_key_encryption_key_never_strands_a_running_worker(
 
     def opens(worker: Any) -> bool:
         with worker.app_context():
-            return worker.extensions["fides_oauth"].keys.check() == 1
+            return worker.extensions["fides_oauth"].core.keys.check() == 1
 
     # Step 1: every worker learns the new key; nothing is re-sealed, so a
     # worker still on the old list keeps opening the keys.
@@ -192,8 +192,8 @@ def test_rotating_the_key_encryption_key_never_strands_a_running_worker(
     # on the old list alone.
     step2 = start(FIDES_OAUTH_KEY_ENCRYPTION_KEY=[OTHER_KEK, KEK])
     with step2.app_context():
-        assert step2.extensions["fides_oauth"].keys.reseal() == 1
-        assert step2.extensions["fides_oauth"].keys.reseal() == 0
+        assert step2.extensions["fides_oauth"].core.keys.reseal() == 1
+        assert step2.extensions["fides_oauth"].core.keys.reseal() == 0
     assert _sealed_under(app) != before
     assert opens(step1)
     # Step 3: the new key alone; tokens signed before still verify.
@@ -215,7 +215,7 @@ def test_rotating_the_signing_key_with_a_wrong_kek_adds_nothing(
     OAuth(app, app.test_client()).root_token()
     before = _stored(app)
     with app.app_context():
-        engine = app.extensions["fides_oauth"].engine
+        engine = app.extensions["fides_oauth"].core.store.engine
         wrong = KeyStore(None, engine, retention=3600, sealer=KeySealer([OTHER_KEK]))
         with pytest.raises(SealError):
             wrong.rotate()

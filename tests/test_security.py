@@ -195,7 +195,7 @@ def test_reprs_show_no_secret_and_no_hash(oauth: OAuth) -> None:
     created = oauth.create_client(["rule:read"], name="n", description="d")
     state = oauth.app.extensions["fides_oauth"]
     with oauth.app.test_request_context():
-        record = state.find_client(created["client_id"])
+        record = state.core.store.find_client(created["client_id"])
         assert record is not None
         row = db.session.get(OAuthClient, created["client_id"])
         assert row is not None
@@ -203,20 +203,20 @@ def test_reprs_show_no_secret_and_no_hash(oauth: OAuth) -> None:
         shown = [
             repr(state),
             str(state),
-            repr(state.config),
-            repr(state.root),
+            repr(state.core.config),
+            repr(state.core.root),
             repr(record),
             str(record),
             repr(row),
             str(row),
-            repr(state.hasher),
+            repr(state.core.hasher),
         ]
         db.session.remove()
     for text in shown:
         assert created["client_secret"] not in text
         assert ROOT_SECRET not in text
         assert hashed not in text
-        assert state.root.secret_hash not in text
+        assert state.core.root.secret_hash not in text
         assert "$2" not in text
 
 
@@ -233,7 +233,7 @@ def test_repr_of_a_configured_signing_key_hides_it(make_app: Any) -> None:
     app = make_app(FIDES_OAUTH_SIGNING_KEY=pem)
     state = app.extensions["fides_oauth"]
     body = pem.splitlines()[1]
-    assert body not in repr(state.config)
+    assert body not in repr(state.core.config)
     assert body not in repr(state)
 
 
@@ -365,7 +365,7 @@ def test_root_id_is_compared_with_compare_digest(
         calls.append((a, b))
         return real(a, b)
 
-    monkeypatch.setattr("fides_oauth.state.hmac.compare_digest", spy)
+    monkeypatch.setattr("fides_oauth.store.hmac.compare_digest", spy)
     assert _post_token(oauth, ROOT_ID, ROOT_SECRET).status_code == 200
     assert any(ROOT_ID.encode() in (a, b) for a, b in calls)
     calls.clear()
@@ -398,7 +398,7 @@ def test_root_token_holds_every_registered_scope(oauth: OAuth) -> None:
     registered = oauth.http.get(SCOPES, headers=headers).get_json()
     token = _post_token(oauth, ROOT_ID, ROOT_SECRET).get_json()
     assert sorted(token["scope"].split()) == registered
-    assert registered == sorted(oauth.app.extensions["fides_oauth"].registry.all)
+    assert registered == sorted(oauth.app.extensions["fides_oauth"].core.registry.all)
     assert set(registered) >= NAMED_SCOPES
     for route in ("/api/v1/policy", "/api/v1/rule", CLIENTS):
         assert oauth.http.get(route, headers=headers).status_code == 200
@@ -443,7 +443,7 @@ def test_root_client_answers_404_on_every_client_route(
     # The root is untouched: same secret, every scope.
     token = _post_token(oauth, ROOT_ID, ROOT_SECRET)
     assert token.status_code == 200
-    registry = oauth.app.extensions["fides_oauth"].registry
+    registry = oauth.app.extensions["fides_oauth"].core.registry
     assert sorted(token.get_json()["scope"].split()) == sorted(registry.all)
 
 

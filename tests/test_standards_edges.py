@@ -30,7 +30,7 @@ def _claims(token: str) -> dict[str, Any]:
 def _resigned(oauth: OAuth, token: str, typ: str) -> str:
     """The same claims, signed by the app's own key under another ``typ``."""
     with oauth.app.app_context():
-        key = oauth.app.extensions["fides_oauth"].keys.signing_key()
+        key = oauth.app.extensions["fides_oauth"].core.keys.signing_key()
     header = {"alg": "ES256", "typ": typ, "kid": key.kid}
     return jwt.encode(header, _claims(token), key)
 

@@ -1,0 +1,59 @@
+"""The library's services for one app, without Flask: built once, in one
+step, when the blueprint is registered, and never changed afterwards.
+
+Everything here can be built and used with no Flask app — the management
+use cases, the credential check, token verification given an issuer value —
+which is how ``tests/test_management.py`` and ``tests/test_client_auth.py``
+exercise them. The Flask layer (:mod:`.state`) holds a :class:`Core` next
+to the Authlib server and protector that use it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .cache import Credentials
+from .cache import VerifiedTokens
+from .clients import ClientRecord
+from .config import OAuthConfig
+from .hashing import SecretHasher
+from .keys import KeyStore
+from .limits import FailureLimiter
+from .management import Management
+from .outages import OutageLog
+from .scopes import ScopeRegistry
+from .seams import AuditSink
+from .seams import Clock
+from .store import Store
+
+__all__ = ["Core"]
+
+
+@dataclass(frozen=True, eq=False)
+class Core:
+    config: OAuthConfig
+    registry: ScopeRegistry
+    hasher: SecretHasher
+    #: The host's session and the library's SQL on it.
+    store: Store
+    #: The keys that sign and verify access tokens.
+    keys: KeyStore
+    #: Tokens this process verified, kept strict by the change counter.
+    verified: VerifiedTokens
+    #: Credentials this process checked with bcrypt.
+    credentials: Credentials
+    #: Failed-authentication limits, on the shared state.
+    limiter: FailureLimiter
+    #: The client management use cases.
+    management: Management
+    #: Storage failures: the 503 to answer, the cause logged once.
+    outages: OutageLog
+    clock: Clock
+    audit: AuditSink
+
+    def __repr__(self) -> str:
+        return f"<Core root={self.root.client_id!r}>"
+
+    @property
+    def root(self) -> ClientRecord:
+        return self.store.root

@@ -41,7 +41,9 @@ from flask import Flask
 from flask import jsonify
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import Integer
+from sqlalchemy import create_engine
 from sqlalchemy import insert
+from sqlalchemy import text
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
@@ -53,9 +55,11 @@ from examples.host_app import db
 from fides_oauth import create_tables
 from fides_oauth import drop_tables
 from fides_oauth.clients import ClientRecord
+from fides_oauth.migrate import VERSION_TABLE
 from fides_oauth.models import AuthFailure
 from fides_oauth.models import OAuthClient
 from fides_oauth.models import RevokedToken
+from fides_oauth.models import metadata
 from fides_oauth.tokens import verify_token
 
 ROOT_ID = "bench-root"
@@ -386,7 +390,13 @@ def real_server(url: str, seconds: float, rounds: int) -> tuple[float, float]:
         "FIDES_OAUTH_ROOT_CLIENT_SECRET": ROOT_SECRET,
         "PYTHONPATH": str(ROOT),
     }
-    # A clean store first, whatever an earlier run left.
+    # A clean store first, whatever an earlier run left (even keys sealed
+    # under another key-encryption key, which start-up would refuse).
+    engine = create_engine(url)
+    metadata.drop_all(engine)
+    with engine.begin() as connection:
+        connection.execute(text(f"DROP TABLE IF EXISTS {VERSION_TABLE}"))
+    engine.dispose()
     prepared = create_app(
         {
             "SQLALCHEMY_DATABASE_URI": url,

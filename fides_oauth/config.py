@@ -58,6 +58,9 @@ DEFAULTS: Mapping[str, Any] = {
     # already checked with bcrypt (entries, least recently used evicted).
     "FIDES_OAUTH_TOKEN_CACHE_SIZE": 10_000,
     "FIDES_OAUTH_CREDENTIAL_CACHE_SIZE": 1_024,
+    # Where the ephemeral shared state lives (failure counters, known
+    # sources): None, the SQL database; redis://host:port/db, a Redis server.
+    "FIDES_OAUTH_STORAGE_URI": None,
     # Serve RFC 8414 metadata at /.well-known/oauth-authorization-server
     # plus the issuer's path (RFC 8414 §3).
     "FIDES_OAUTH_SERVER_METADATA": True,
@@ -84,6 +87,8 @@ class OAuthConfig:
     auth_failure_window: int  # seconds
     max_rotation_grace: int  # seconds
     trusted_source_seconds: int = 30 * 86400
+    #: May carry a password: never shown in the repr.
+    storage_uri: str | None = None
     server_metadata: bool = True
     token_cache_size: int = 10_000
     credential_cache_size: int = 1_024
@@ -188,6 +193,19 @@ def _key_encryption_keys(config: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(values)
 
 
+_STORAGE_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
+def _storage_uri(config: Mapping[str, Any]) -> str | None:
+    value = _optional_str(config, "FIDES_OAUTH_STORAGE_URI")
+    if value is not None and not value.startswith(_STORAGE_SCHEMES):
+        raise RuntimeError(
+            "FIDES_OAUTH_STORAGE_URI must be unset (the SQL database) or a Redis "
+            "URL: redis://host:6379/0, rediss://... or unix://..."
+        )
+    return value
+
+
 def load_config(config: Mapping[str, Any]) -> tuple[OAuthConfig, Secrets]:
     """Validate an app's configuration.
 
@@ -234,6 +252,7 @@ def load_config(config: Mapping[str, Any]) -> tuple[OAuthConfig, Secrets]:
         ),
         trusted_source_seconds=86400
         * _int(config, "FIDES_OAUTH_TRUSTED_SOURCE_DAYS", 0, 3650),
+        storage_uri=_storage_uri(config),
         server_metadata=_bool(config, "FIDES_OAUTH_SERVER_METADATA"),
         token_cache_size=_int(config, "FIDES_OAUTH_TOKEN_CACHE_SIZE", 0, 10**7),
         credential_cache_size=_int(

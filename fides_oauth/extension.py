@@ -42,8 +42,11 @@ from .scopes import ScopeRegistry
 from .sealing import KeySealer
 from .seams import AuditSink
 from .seams import Clock
+from .seams import SharedState
 from .seams import system_clock
 from .server import AuthorizationServer
+from .shared_redis import RedisSharedState
+from .shared_sql import SqlSharedState
 from .state import EXTENSION_KEY
 from .state import OAuthState
 from .state import current_state
@@ -80,6 +83,9 @@ class FidesOAuth(Blueprint):
         tests pass a fake one.
     :param audit: where audit events go (:class:`~fides_oauth.seams.AuditSink`);
         by default :func:`fides_oauth.audit.emit`.
+    :param shared_state: the state every worker shares
+        (:class:`~fides_oauth.seams.SharedState`); by default the one
+        ``FIDES_OAUTH_STORAGE_URI`` names: the SQL database, or Redis.
 
     Registering it on an app reads and validates the app's ``FIDES_OAUTH_*``
     configuration (see :mod:`fides_oauth.config`), hashes the root secret,
@@ -95,6 +101,7 @@ class FidesOAuth(Blueprint):
         name: str = "fides_oauth",
         clock: Clock = system_clock,
         audit: AuditSink | None = None,
+        shared_state: SharedState | None = None,
     ) -> None:
         super().__init__(name, __name__, cli_group="fides-oauth")
         if not callable(session):
@@ -105,6 +112,7 @@ class FidesOAuth(Blueprint):
         self._session_factory = session
         self._clock = clock
         self._audit: AuditSink = audit or default_audit
+        self._shared_state = shared_state
         self.registry = ScopeRegistry(scopes)  # malformed names fail here
         register_routes(self)
         register_commands(self)
@@ -140,6 +148,7 @@ class FidesOAuth(Blueprint):
             sealer,
             clock=self._clock,
             audit=self._audit,
+            shared=self._shared_state,
         )
         url_prefix = (setup.url_prefix or "").rstrip("/")
         issuer = IssuerRule(settings.issuer, settings.audience, url_prefix)
@@ -182,8 +191,15 @@ def build_core(
     *,
     clock: Clock,
     audit: AuditSink,
+    shared: SharedState | None = None,
 ) -> Core:
     """The Flask-free services of one app, in dependency order."""
+    if shared is None:
+        shared = (
+            RedisSharedState(settings.storage_uri)
+            if settings.storage_uri
+            else SqlSharedState(store.engine)
+        )
     return Core(
         config=settings,
         registry=registry,
@@ -200,7 +216,7 @@ def build_core(
         limiter=FailureLimiter(
             settings.auth_failure_limit,
             settings.auth_failure_window,
-            store.engine,
+            shared,
             trusted_source_seconds=settings.trusted_source_seconds,
             clock=clock,
         ),
@@ -282,5 +298,5 @@ def prune(app: Flask | None = None) -> dict[str, int]:
         revoked = connection.execute(
             delete(RevokedToken).where(RevokedToken.expires_at < now)
         ).rowcount
-        failures = core.limiter.prune(connection, now)
+    failures = core.limiter.prune(now)
     return {"revoked_tokens": int(revoked or 0), "auth_failures": failures}

@@ -9,17 +9,24 @@ pluggable classes:
 - ``audit``: where audit events go (the default logs them on
   ``fides_oauth.audit`` and sends the blinker signals);
 - ``shared_state``: the ephemeral state every worker shares — failure
-  counters today (see :mod:`fides_oauth.shared`).
+  counters and known sources today (:class:`SharedState`).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from collections.abc import Sequence
 from typing import Any
 from typing import Protocol
 
-__all__ = ["AuditSink", "Clock", "system_clock"]
+__all__ = [
+    "AuditSink",
+    "Clock",
+    "SharedState",
+    "SharedStateUnavailable",
+    "system_clock",
+]
 
 
 class Clock(Protocol):
@@ -43,3 +50,54 @@ class AuditSink(Protocol):
         scopes: Iterable[str] = (),
         outcome: str = "success",
     ) -> Any: ...
+
+
+class SharedStateUnavailable(RuntimeError):
+    """The shared-state store could not be reached; answered 503."""
+
+
+class SharedState(Protocol):
+    """The ephemeral state every worker and host shares (CONTRACT §10):
+    failed-authentication counters in fixed windows, and the known sources
+    of the failure limits. Two implementations ship: SQL, on the host's
+    database (:class:`fides_oauth.shared_sql.SqlSharedState`, the default),
+    and Redis (:class:`fides_oauth.shared_redis.RedisSharedState`,
+    ``FIDES_OAUTH_STORAGE_URI=redis://...``). Every operation is atomic
+    across processes; failures raise :class:`SharedStateUnavailable` or the
+    database's own errors (both answered 503).
+    """
+
+    def read(
+        self,
+        keys: Sequence[str],
+        source: str | None,
+        now: float,
+        window: int,
+        trusted_seconds: int,
+    ) -> tuple[dict[str, tuple[int, float]], float | None]:
+        """The counters of ``keys`` whose window is still open, as
+        ``{key: (failures, window start)}``, and when ``source`` last
+        succeeded within ``trusted_seconds`` (None: not known)."""
+        ...
+
+    def add_failure(
+        self, keys: Sequence[str], now: float, window: int
+    ) -> list[tuple[int, float]]:
+        """Add one to each counter (a passed window starts again at one);
+        each counter's failures and window start after, in ``keys`` order."""
+        ...
+
+    def succeeded(
+        self,
+        keys: Sequence[str],
+        source: str | None,
+        now: float,
+        trusted_seconds: int,
+    ) -> None:
+        """Take one back from each of ``keys`` (never below zero) and, when
+        ``source`` is given, record that it succeeded at ``now``."""
+        ...
+
+    def prune(self, now: float, window: int, trusted_seconds: int) -> int:
+        """Drop what has expired; how many counters went."""
+        ...

@@ -47,6 +47,7 @@ from .scopes import CLIENT_READ
 from .scopes import CLIENT_UPDATE
 from .scopes import SCOPE_READ
 from .sealing import SealError
+from .seams import SharedStateUnavailable
 from .state import current_state
 
 __all__ = ["guard_library_paths", "register_routes"]
@@ -382,7 +383,9 @@ def _render_conflict(error: StaleDataError) -> Response:
     return render(ConflictError())
 
 
-def _render_storage_failure(error: SQLAlchemyError | SealError) -> Response:
+def _render_storage_failure(
+    error: SQLAlchemyError | SealError | SharedStateUnavailable,
+) -> Response:
     state = current_state()
     state.core.store.rollback()
     return render(state.core.outages.report(error))
@@ -410,4 +413,5 @@ def register_routes(bp: Blueprint) -> None:
     bp.register_error_handler(HTTPException, _render_http_error)
     bp.register_error_handler(SQLAlchemyError, _render_storage_failure)
     bp.register_error_handler(SealError, _render_storage_failure)
+    bp.register_error_handler(SharedStateUnavailable, _render_storage_failure)
     bp.register_error_handler(StaleDataError, _render_conflict)

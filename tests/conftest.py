@@ -66,6 +66,12 @@ ROOT_ID = "root-client-for-tests"
 ROOT_SECRET = "root-secret-for-tests-0123456789"
 KEY_ENCRYPTION_KEY = "key-encryption-key-for-the-tests-0123456789"
 TEST_DATABASE_URL = os.environ.get("FIDES_OAUTH_TEST_DATABASE_URL")
+#: The Redis the shared-state tests use: its own database number, flushed
+#: around each test. Set to empty to skip them (they fail when it is
+#: unreachable otherwise).
+TEST_REDIS_URL = os.environ.get(
+    "FIDES_OAUTH_TEST_REDIS_URL", "redis://127.0.0.1:6379/15"
+)
 
 
 def database_url(tmp_path: Any, name: str = "oauth.sqlite") -> str:
@@ -84,12 +90,44 @@ def base_config(tmp_path: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def make_app(tmp_path: Any) -> Iterator[Callable[..., Flask]]:
+def storage_uri() -> str | None:
+    """The shared state of the apps a test builds: None, the SQL database.
+    A module that runs its tests on both stores overrides this fixture with
+    ``any_store``."""
+    return None
+
+
+@pytest.fixture(params=["sql", pytest.param("redis", marks=pytest.mark.redis)])
+def any_store(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """Each test twice: on the SQL shared state and on Redis."""
+    if request.param == "sql":
+        yield None
+        return
+    if not TEST_REDIS_URL:
+        pytest.skip("FIDES_OAUTH_TEST_REDIS_URL is set to empty: no Redis tests")
+    import redis
+
+    client = redis.Redis.from_url(TEST_REDIS_URL, socket_connect_timeout=5)
+    try:
+        client.flushdb()  # this database number only
+    except redis.RedisError as exc:
+        pytest.fail(
+            f"Redis is unreachable at {TEST_REDIS_URL} ({exc}). Start it, point "
+            "FIDES_OAUTH_TEST_REDIS_URL elsewhere, or set it to empty to skip."
+        )
+    yield TEST_REDIS_URL
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture
+def make_app(tmp_path: Any, storage_uri: str | None) -> Iterator[Callable[..., Flask]]:
     """Build reference-host apps: ``make_app(**config_overrides)``."""
     built: list[Flask] = []
+    storage = {"FIDES_OAUTH_STORAGE_URI": storage_uri} if storage_uri else {}
 
     def factory(**overrides: Any) -> Flask:
-        app = create_app(base_config(tmp_path) | overrides)
+        app = create_app(base_config(tmp_path) | storage | overrides)
         with app.app_context():  # a clean store, on a shared database too
             drop_tables()
             create_tables()
@@ -102,6 +140,9 @@ def make_app(tmp_path: Any) -> Iterator[Callable[..., Flask]]:
             db.session.remove()
             drop_tables()
             db.engine.dispose()
+        shared = app.extensions["fides_oauth"].core.limiter.shared
+        if hasattr(shared, "close"):
+            shared.close()
 
 
 @pytest.fixture

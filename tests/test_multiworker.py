@@ -33,6 +33,12 @@ BATCH = 12
 pytest.importorskip("gunicorn")
 
 
+@pytest.fixture
+def storage_uri(any_store: str | None) -> str | None:
+    """Every test here runs on the SQL shared state and on Redis."""
+    return any_store
+
+
 class Cluster:
     def __init__(self, base: str) -> None:
         self.base = base
@@ -83,7 +89,9 @@ class Cluster:
 
 
 @pytest.fixture
-def workers(make_app: Any, tmp_path: Path) -> Iterator[tuple[Cluster, str]]:
+def workers(
+    make_app: Any, tmp_path: Path, storage_uri: str | None
+) -> Iterator[tuple[Cluster, str]]:
     app = make_app()  # creates the tables (and drops them afterwards)
     url = app.config["SQLALCHEMY_DATABASE_URI"]
     port = free_port()
@@ -93,6 +101,7 @@ def workers(make_app: Any, tmp_path: Path) -> Iterator[tuple[Cluster, str]]:
         "FIDES_OAUTH_ROOT_CLIENT_SECRET": ROOT_SECRET,
         "FIDES_OAUTH_KEY_ENCRYPTION_KEY": KEY_ENCRYPTION_KEY,
         "FIDES_OAUTH_ISSUER": f"http://127.0.0.1:{port}/api/v1",
+        "FIDES_OAUTH_STORAGE_URI": storage_uri or "",
     }
     with gunicorn(
         "tests.wsgi_workers:app",

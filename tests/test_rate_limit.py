@@ -14,6 +14,12 @@ from tests.conftest import OAuth
 TOKEN = "/api/v1/oauth/token"
 
 
+@pytest.fixture
+def storage_uri(any_store: str | None) -> str | None:
+    """Every test here runs on the SQL shared state and on Redis."""
+    return any_store
+
+
 def _attempt(http: Any, client_id: str, secret: str, addr: str = "10.0.0.1") -> Any:
     return http.post(
         TOKEN,
@@ -140,8 +146,14 @@ def test_expired_rows_are_pruned(make_app: Any) -> None:
         limiter: FailureLimiter = app.extensions["fides_oauth"].core.limiter
         limiter.record([client_key(f"id-{n}") for n in range(50)], now=1000.0)
         limiter.record([client_key("fresh")], now=5000.0)
-        with db.engine.begin() as conn:
-            assert limiter.prune(conn, now=5000.0) == 50
+        pruned = limiter.prune(now=5000.0)
+        assert pruned == (
+            50 if app.config.get("FIDES_OAUTH_STORAGE_URI") is None else 0
+        )
+        assert (
+            limiter.retry_after([client_key(f"id-{n}") for n in range(50)], now=5000.0)
+            is None
+        )
         assert limiter.retry_after([client_key("fresh")], now=5000.0) is None
         db.session.remove()
 
@@ -245,3 +257,28 @@ def test_a_known_source_expires(make_app: Any) -> None:
         gone = limiter.assess(ROOT_ID, "10.1.1.1", now=1000.0 + 86401)
         assert gone.known_since is None
         assert source_key(ROOT_ID, "10.1.1.1") not in gone.keys
+
+
+def test_counts_live_in_the_configured_store(make_app: Any) -> None:
+    import redis
+    from sqlalchemy import func
+    from sqlalchemy import select
+
+    from examples.host_app import db
+    from fides_oauth.models import AuthFailure
+
+    app = make_app(FIDES_OAUTH_AUTH_FAILURE_LIMIT=3)
+    http = app.test_client()
+    for _ in range(2):
+        assert _attempt(http, ROOT_ID, "wrong").status_code == 401
+    with app.app_context():
+        rows = db.session.scalar(select(func.count()).select_from(AuthFailure))
+        db.session.remove()
+    uri = app.config.get("FIDES_OAUTH_STORAGE_URI")
+    if uri is None:
+        assert rows == 2  # the client id's counter and the address's
+    else:
+        assert rows == 0  # nothing in SQL: Redis holds them
+        client = redis.Redis.from_url(uri)
+        assert len(list(client.scan_iter(match="fides_oauth:f:*"))) == 2
+        client.close()

@@ -19,6 +19,7 @@ import pytest
 import requests
 
 from fides_oauth.limits import FailureLimiter
+from fides_oauth.shared_sql import SqlSharedState
 from tests.conftest import KEY_ENCRYPTION_KEY
 from tests.conftest import ROOT_ID
 from tests.conftest import ROOT_SECRET
@@ -27,11 +28,19 @@ from tests.servers import gunicorn
 
 pytest.importorskip("gunicorn")
 
+
+@pytest.fixture
+def storage_uri(any_store: str | None) -> str | None:
+    """Every test here runs on the SQL shared state and on Redis."""
+    return any_store
+
+
 THREADS = 8
 
 
-def _env(url: str) -> dict[str, str]:
+def _env(url: str, storage_uri: str | None) -> dict[str, str]:
     return {
+        "FIDES_OAUTH_STORAGE_URI": storage_uri or "",
         "FIDES_OAUTH_WORKERS_DATABASE_URL": url,
         "FIDES_OAUTH_ROOT_CLIENT_ID": ROOT_ID,
         "FIDES_OAUTH_ROOT_CLIENT_SECRET": ROOT_SECRET,
@@ -42,7 +51,7 @@ def _env(url: str) -> dict[str, str]:
 
 
 def test_cold_and_warm_token_requests_across_three_workers_all_succeed(
-    make_app: Any, tmp_path: Path
+    make_app: Any, tmp_path: Path, storage_uri: str | None
 ) -> None:
     app = make_app()
     oauth = OAuth(app, app.test_client())
@@ -53,7 +62,7 @@ def test_cold_and_warm_token_requests_across_three_workers_all_succeed(
         "tests.wsgi_workers:app",
         tmp_path / "gunicorn.log",
         workers=3,
-        env=_env(app.config["SQLALCHEMY_DATABASE_URI"]),
+        env=_env(app.config["SQLALCHEMY_DATABASE_URI"], storage_uri),
     ) as server:
 
         def token(pair: tuple[str, str]) -> tuple[int, str]:
@@ -86,7 +95,10 @@ def test_limiter_writes_in_parallel_never_fail(app: Any) -> None:
 
     with app.app_context():
         engine = db.engine
-    limiter = FailureLimiter(10_000, 60, lambda: engine)
+    shared = app.extensions["fides_oauth"].core.limiter.shared
+    if isinstance(shared, SqlSharedState):  # threads have no app context
+        shared = SqlSharedState(lambda: engine)
+    limiter = FailureLimiter(10_000, 60, shared)
     errors: list[BaseException] = []
     barrier = threading.Barrier(THREADS)
 

@@ -20,6 +20,7 @@ app = create_app(
         "FIDES_OAUTH_KEY_ENCRYPTION_KEY": os.environ["FIDES_OAUTH_KEY_ENCRYPTION_KEY"],
         "FIDES_OAUTH_BCRYPT_ROUNDS": 4,
         "FIDES_OAUTH_ISSUER": os.environ["FIDES_OAUTH_ISSUER"],
+        "FIDES_OAUTH_STORAGE_URI": os.environ.get("FIDES_OAUTH_STORAGE_URI") or None,
         # The multi-worker test sends many deliberately failing
         # authentications; others keep the library's default limit.
         "FIDES_OAUTH_AUTH_FAILURE_LIMIT": int(

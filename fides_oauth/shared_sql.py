@@ -1,0 +1,176 @@
+"""The shared state in the host's SQL database (the default).
+
+Failure counters live in ``fides_oauth_auth_failures`` and known sources in
+``fides_oauth_known_sources``. Each failure is an atomic upsert (``INSERT
+... ON CONFLICT DO UPDATE ... RETURNING`` on PostgreSQL and SQLite); every
+transaction locks rows in one order (sorted keys, failures before sources),
+so concurrent requests cannot deadlock one another, and a deadlock or lock
+wait that still happens is retried (:mod:`.transient`), not reported as an
+outage. Bulk deletes run in transactions of their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from collections.abc import Sequence
+from typing import Any
+from typing import cast
+
+from sqlalchemy import Table
+from sqlalchemy import case
+from sqlalchemy import delete
+from sqlalchemy import insert
+from sqlalchemy import literal
+from sqlalchemy import select
+from sqlalchemy import update
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Engine
+
+from .models import AuthFailure
+from .models import KnownSource
+from .transient import retrying
+
+__all__ = ["SqlSharedState"]
+
+_FAILURES = cast(Table, AuthFailure.__table__)
+_SOURCES = cast(Table, KnownSource.__table__)
+
+
+class SqlSharedState:
+    def __init__(self, engine_of: Callable[[], Engine]) -> None:
+        self._engine_of = engine_of
+
+    def __repr__(self) -> str:
+        return "<SqlSharedState>"
+
+    def read(
+        self,
+        keys: Sequence[str],
+        source: str | None,
+        now: float,
+        window: int,
+        trusted_seconds: int,
+    ) -> tuple[dict[str, tuple[int, float]], float | None]:
+        # One round trip: the counters, and the source's mark as a row
+        # whose failure count is -1.
+        statement = select(
+            _FAILURES.c.key, _FAILURES.c.failures, _FAILURES.c.window_start
+        ).where(
+            _FAILURES.c.key.in_(list(keys)), _FAILURES.c.window_start > now - window
+        )
+        if source is not None and trusted_seconds:
+            statement = statement.union_all(  # type: ignore[assignment]
+                select(_SOURCES.c.key, literal(-1), _SOURCES.c.last_success).where(
+                    _SOURCES.c.key == source,
+                    _SOURCES.c.last_success > now - trusted_seconds,
+                )
+            )
+        with self._engine_of().connect() as conn:
+            rows = conn.execute(statement).all()
+        counts: dict[str, tuple[int, float]] = {}
+        known_since: float | None = None
+        for key, failures, started in rows:
+            if failures == -1:
+                known_since = float(started)
+            else:
+                counts[key] = (int(failures), float(started))
+        return counts, known_since
+
+    def add_failure(
+        self, keys: Sequence[str], now: float, window: int
+    ) -> list[tuple[int, float]]:
+        ordered = sorted(keys)
+
+        def count() -> dict[str, tuple[int, float]]:
+            with self._engine_of().begin() as conn:
+                return {key: self._count(conn, key, now, window) for key in ordered}
+
+        counted = retrying(count)
+        return [counted[key] for key in keys]
+
+    def succeeded(
+        self,
+        keys: Sequence[str],
+        source: str | None,
+        now: float,
+        trusted_seconds: int,
+    ) -> None:
+        ordered = sorted(keys)  # the order add_failure locks them in
+
+        def write() -> None:
+            with self._engine_of().begin() as conn:
+                for key in ordered:
+                    conn.execute(
+                        update(_FAILURES)
+                        .where(_FAILURES.c.key == key, _FAILURES.c.failures > 0)
+                        .values(failures=_FAILURES.c.failures - 1)
+                    )
+                if source is not None:
+                    _upsert(conn, _SOURCES, {"key": source}, {"last_success": now})
+
+        retrying(write)
+
+    def prune(self, now: float, window: int, trusted_seconds: int) -> int:
+        def prune() -> int:
+            with self._engine_of().begin() as conn:
+                result = conn.execute(
+                    delete(_FAILURES).where(_FAILURES.c.window_start <= now - window)
+                )
+                conn.execute(
+                    delete(_SOURCES).where(
+                        _SOURCES.c.last_success <= now - trusted_seconds
+                    )
+                )
+                return int(result.rowcount or 0)
+
+        return retrying(prune)
+
+    @staticmethod
+    def _count(
+        conn: Connection, key: str, now: float, window: int
+    ) -> tuple[int, float]:
+        expired = _FAILURES.c.window_start <= now - window
+        row = _upsert(
+            conn,
+            _FAILURES,
+            {"key": key},
+            {
+                "failures": case((expired, 1), else_=_FAILURES.c.failures + 1),
+                "window_start": case((expired, now), else_=_FAILURES.c.window_start),
+            },
+            inserted={"window_start": now, "failures": 1},
+            returning=(_FAILURES.c.failures, _FAILURES.c.window_start),
+        )
+        return int(row[0]), float(row[1])
+
+
+def _upsert(
+    conn: Connection,
+    table: Table,
+    key: dict[str, Any],
+    changes: dict[str, Any],
+    inserted: dict[str, Any] | None = None,
+    returning: tuple[Any, ...] = (),
+) -> Any:
+    """Insert a row, or change it if its key exists: atomic where the
+    database has ``ON CONFLICT`` (PostgreSQL, SQLite), else an update then
+    an insert. Returns the ``returning`` columns of the row."""
+    values = key | (changes if inserted is None else inserted)
+    dialect = conn.dialect.name
+    if dialect in ("postgresql", "sqlite") and conn.dialect.insert_returning:
+        module = postgresql if dialect == "postgresql" else sqlite
+        stmt = module.insert(table).values(values)
+        stmt = stmt.on_conflict_do_update(index_elements=list(key), set_=changes)
+        if returning:
+            return conn.execute(stmt.returning(*returning)).one()
+        conn.execute(stmt)
+        return None
+    # Other databases: not atomic across workers.
+    where = [table.c[name] == value for name, value in key.items()]
+    if not conn.execute(update(table).where(*where).values(changes)).rowcount:
+        conn.execute(insert(table).values(values))
+    if returning:
+        return conn.execute(select(*returning).where(*where)).one()
+    return None

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Blueprint
@@ -98,7 +99,13 @@ def _root_credentials(app: Flask) -> None:
         )
 
 
-def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+def create_app(
+    test_config: dict[str, Any] | None = None,
+    *,
+    oauth_options: Mapping[str, Any] | None = None,
+) -> Flask:
+    """The app; ``oauth_options`` go to :class:`FidesOAuth` (its seams: a
+    clock, an audit sink, a shared-state store), for tests and embedders."""
     app = Flask(__name__, instance_relative_config=True)
     os.makedirs(app.instance_path, exist_ok=True)
     app.config.from_mapping(
@@ -116,7 +123,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     db.init_app(app)
     app.register_blueprint(
-        FidesOAuth(session=db.session, scopes=HOST_SCOPES), url_prefix="/api/v1"
+        FidesOAuth(session=db.session, scopes=HOST_SCOPES, **(oauth_options or {})),
+        url_prefix="/api/v1",
     )
     app.register_blueprint(api, url_prefix="/api/v1")
     with app.app_context():

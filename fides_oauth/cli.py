@@ -21,6 +21,7 @@ from flask import Blueprint
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm.exc import StaleDataError
 
+from . import bodies
 from . import clients
 from . import migrate
 from .management import Actor
@@ -89,7 +90,7 @@ def register_commands(bp: Blueprint) -> None:
     ) -> None:
         """Create a client; print its id and its secret (shown only now)."""
         state = current_state()
-        spec = clients.parse_create_body(
+        spec = bodies.parse_create_body(
             {"scopes": list(scopes), "name": name, "description": description},
             state.core.registry,
         )
@@ -107,7 +108,7 @@ def register_commands(bp: Blueprint) -> None:
         items: list[dict[str, Any]] = []
         page = 1
         while True:
-            batch, total = state.core.management.page(page, clients.MAX_PAGE_SIZE)
+            batch, total = state.core.management.page(page, bodies.MAX_PAGE_SIZE)
             items.extend(clients.serialize_client(c) for c in batch)
             if len(items) >= total or not batch:
                 break
@@ -151,7 +152,7 @@ def register_commands(bp: Blueprint) -> None:
     def set_scopes(client_id: str, scopes: tuple[str, ...]) -> None:
         """Replace a client's scopes (none given: no scopes)."""
         state = current_state()
-        wanted = clients.parse_scopes(list(scopes), state.core.registry)
+        wanted = bodies.parse_scopes(list(scopes), state.core.registry)
         client = state.core.management.set_scopes(_operator(), client_id, wanted)
         click.echo(" ".join(client.scopes) or "(no scopes)")
 
@@ -170,7 +171,7 @@ def register_commands(bp: Blueprint) -> None:
     def rotate_secret(client_id: str, grace_seconds: int, revoke_tokens: bool) -> None:
         """Give a client a new secret; print it (shown only now)."""
         state = current_state()
-        rotation = clients.parse_rotation_body(
+        rotation = bodies.parse_rotation_body(
             {"grace_seconds": grace_seconds, "revoke_tokens": revoke_tokens},
             state.core.config.max_rotation_grace,
         )
@@ -234,9 +235,7 @@ def register_commands(bp: Blueprint) -> None:
     @_fail_cleanly
     def prune_command() -> None:
         """Delete expired revocations and passed failure windows."""
-        from .extension import prune
-
-        deleted = prune()
+        deleted = current_state().core.prune()
         click.echo(
             f"Deleted {deleted['revoked_tokens']} revoked-token entries and "
             f"{deleted['auth_failures']} failure counts."

@@ -1,5 +1,5 @@
-"""Client management rules: what a request body may say, who may grant what,
-and the storage operations behind each route.
+"""Clients: the record authentication sees, the containment rule, and the
+storage operations behind the management use cases.
 
 Nothing here knows about Flask: the functions take a SQLAlchemy session and
 plain values, and raise the library's ``OAuth2Error`` subclasses, so every
@@ -9,9 +9,7 @@ rule can be tested without an app.
 from __future__ import annotations
 
 import math
-import unicodedata
 from collections.abc import Iterable
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from datetime import timezone
@@ -21,45 +19,30 @@ from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .bodies import ClientSpec
+from .bodies import Rotation
 from .errors import ForbiddenScopesError
-from .errors import UnknownScopesError
-from .errors import UnprocessableError
 from .hashing import SecretHasher
 from .hashing import generate_client_id
 from .hashing import generate_client_secret
-from .models import DESCRIPTION_MAX_LENGTH
-from .models import NAME_MAX_LENGTH
 from .models import OAuthClient
-from .scopes import ScopeRegistry
-from .scopes import is_valid_scope_name
 from .scopes import missing_scopes
 from .scopes import normalize_scopes
 from .scopes import parse_scope_string
 
 __all__ = [
-    "DEFAULT_PAGE_SIZE",
-    "MAX_PAGE_SIZE",
-    "NO_BODY",
-    "ClientChanges",
     "ClientRecord",
-    "ClientSpec",
     "create_client",
     "ensure_holds",
+    "epoch_to_iso",
     "is_client_id",
     "list_clients",
-    "parse_create_body",
-    "parse_page_args",
-    "parse_rotation_body",
-    "parse_scopes",
-    "parse_update_body",
+    "page_count",
     "revoke_tokens",
     "rotate_secret",
     "serialize_client",
 ]
 
-DEFAULT_PAGE_SIZE = 50
-MAX_PAGE_SIZE = 100
-_MAX_SCOPES_IN_BODY = 1000
 _GRANT_TYPE = "client_credentials"
 _ENDPOINTS = frozenset({"token", "revocation", "introspection"})
 
@@ -119,152 +102,6 @@ def is_client_id(value: str) -> bool:
     return len(value) == 32 and all(ch in "0123456789abcdef" for ch in value)
 
 
-# -- request bodies --------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ClientSpec:
-    scopes: list[str]
-    name: str | None = None
-    description: str | None = None
-
-
-_UNSET: Any = object()
-
-
-@dataclass(frozen=True)
-class ClientChanges:
-    """A PUT body: only the fields it names are changed."""
-
-    scopes: list[str] | None = None
-    name: str | None = _UNSET
-    description: str | None = _UNSET
-
-    @property
-    def changes_name(self) -> bool:
-        return self.name is not _UNSET
-
-    @property
-    def changes_description(self) -> bool:
-        return self.description is not _UNSET
-
-
-def _text_field(
-    value: Any, field: str, limit: int, allow_blank: bool = True
-) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise UnprocessableError(f"'{field}' must be a string or null.")
-    if not allow_blank and not value.strip():
-        # As Fides' schema does: a name, when given, names something.
-        raise UnprocessableError(f"'{field}' must not be empty or blank.")
-    if len(value) > limit:
-        raise UnprocessableError(f"'{field}' must be at most {limit} characters.")
-    for ch in value:
-        # Control characters — C0 (NUL above all, which PostgreSQL refuses),
-        # DEL and C1 — and lone surrogates (not encodable) are refused;
-        # tab and newline pass.
-        if unicodedata.category(ch) in ("Cc", "Cs") and ch not in "\t\n\r":
-            raise UnprocessableError(
-                f"'{field}' contains a control character or invalid Unicode."
-            )
-    return value
-
-
-def _name(value: Any) -> str | None:
-    return _text_field(value, "name", NAME_MAX_LENGTH, allow_blank=False)
-
-
-def parse_scopes(
-    value: Any, registry: ScopeRegistry, field: str = "scopes"
-) -> list[str]:
-    """A JSON array of registered scope names, normalized."""
-    if not isinstance(value, list):
-        raise UnprocessableError(f"'{field}' must be a JSON array of scope names.")
-    if len(value) > _MAX_SCOPES_IN_BODY:
-        raise UnprocessableError(
-            f"'{field}' lists more than {_MAX_SCOPES_IN_BODY} scopes."
-        )
-    if not all(isinstance(item, str) for item in value):
-        raise UnprocessableError(f"Every item of '{field}' must be a string.")
-    unknown = [
-        name for name in value if not is_valid_scope_name(name) or name not in registry
-    ]
-    if unknown:
-        raise UnknownScopesError(normalize_scopes(unknown))
-    return normalize_scopes(value)
-
-
-def _check_keys(data: Mapping[str, Any], allowed: Iterable[str]) -> None:
-    extra = sorted(set(data) - set(allowed))
-    if extra:
-        raise UnprocessableError(
-            "Unknown fields: "
-            + ", ".join(extra)
-            + ". Allowed: "
-            + ", ".join(sorted(allowed))
-            + "."
-        )
-
-
-def parse_create_body(data: Any, registry: ScopeRegistry) -> ClientSpec:
-    """``["a", "b"]`` (Fides' documentation) or
-    ``{"scopes": [...], "name": ..., "description": ...}`` (current Fides)."""
-    if isinstance(data, list):
-        return ClientSpec(scopes=parse_scopes(data, registry))
-    if not isinstance(data, dict):
-        raise UnprocessableError(
-            "The body must be a JSON array of scopes or an object with 'scopes'."
-        )
-    _check_keys(data, ("scopes", "name", "description"))
-    if "scopes" not in data:
-        raise UnprocessableError("'scopes' is required (it may be []).")
-    return ClientSpec(
-        scopes=parse_scopes(data["scopes"], registry),
-        name=_name(data.get("name")),
-        description=_text_field(
-            data.get("description"), "description", DESCRIPTION_MAX_LENGTH
-        ),
-    )
-
-
-def parse_update_body(data: Any, registry: ScopeRegistry) -> ClientChanges:
-    if not isinstance(data, dict):
-        raise UnprocessableError(
-            "The body must be a JSON object with any of 'name', 'description', "
-            "'scopes'."
-        )
-    _check_keys(data, ("scopes", "name", "description"))
-    return ClientChanges(
-        scopes=parse_scopes(data["scopes"], registry) if "scopes" in data else None,
-        name=(_name(data["name"]) if "name" in data else _UNSET),
-        description=(
-            _text_field(data["description"], "description", DESCRIPTION_MAX_LENGTH)
-            if "description" in data
-            else _UNSET
-        ),
-    )
-
-
-def _positive_int(raw: str | None, name: str, default: int, high: int) -> int:
-    if raw is None:
-        return default
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:
-        raise UnprocessableError(f"'{name}' must be a whole number from 1 to {high}.")
-    value = int(raw)
-    if not 1 <= value <= high:
-        raise UnprocessableError(f"'{name}' must be a whole number from 1 to {high}.")
-    return value
-
-
-def parse_page_args(page: str | None, size: str | None) -> tuple[int, int]:
-    return (
-        _positive_int(page, "page", 1, 10**9),
-        _positive_int(size, "size", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE),
-    )
-
-
 # -- rules -----------------------------------------------------------------
 
 
@@ -304,40 +141,6 @@ def create_client(
     )
     session.add(client)
     return client, secret
-
-
-@dataclass(frozen=True)
-class Rotation:
-    grace_seconds: int = 0
-    revoke_tokens: bool = False
-
-
-#: What a request without a body parses to (JSON ``null`` is a body).
-NO_BODY: Any = object()
-
-
-def parse_rotation_body(data: Any, max_grace: int) -> Rotation:
-    """``{"grace_seconds": N, "revoke_tokens": bool}``, both optional; no
-    body at all (:data:`NO_BODY`) rotates at once."""
-    if data is NO_BODY:
-        return Rotation()
-    if not isinstance(data, dict):
-        raise UnprocessableError(
-            "The body, if any, must be a JSON object with 'grace_seconds' "
-            "and/or 'revoke_tokens'."
-        )
-    _check_keys(data, ("grace_seconds", "revoke_tokens"))
-    grace = data.get("grace_seconds", 0)
-    if isinstance(grace, bool) or not isinstance(grace, int) or grace < 0:
-        raise UnprocessableError("'grace_seconds' must be a whole number of seconds.")
-    if grace > max_grace:
-        raise UnprocessableError(
-            f"'grace_seconds' may be at most {max_grace} on this server."
-        )
-    revoke = data.get("revoke_tokens", False)
-    if not isinstance(revoke, bool):
-        raise UnprocessableError("'revoke_tokens' must be true or false.")
-    return Rotation(grace_seconds=grace, revoke_tokens=revoke)
 
 
 def rotate_secret(

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from joserfc.jwk import ECKey
+
 from .cache import Credentials
 from .cache import VerifiedTokens
 from .clients import ClientRecord
@@ -22,8 +24,12 @@ from .limits import FailureLimiter
 from .management import Management
 from .outages import OutageLog
 from .scopes import ScopeRegistry
+from .sealing import KeySealer
 from .seams import AuditSink
 from .seams import Clock
+from .seams import SharedState
+from .shared_redis import RedisSharedState
+from .shared_sql import SqlSharedState
 from .store import Store
 
 __all__ = ["Core"]
@@ -57,3 +63,66 @@ class Core:
     @property
     def root(self) -> ClientRecord:
         return self.store.root
+
+    def prune(self) -> dict[str, int]:
+        """Delete what has outlived its use; rows deleted per kind."""
+        now = self.clock()
+        return {
+            "revoked_tokens": self.store.prune_revocations(now),
+            "auth_failures": self.limiter.prune(now),
+        }
+
+    @classmethod
+    def build(
+        cls,
+        settings: OAuthConfig,
+        registry: ScopeRegistry,
+        hasher: SecretHasher,
+        store: Store,
+        signing_key: ECKey | None,
+        sealer: KeySealer | None,
+        *,
+        clock: Clock,
+        audit: AuditSink,
+        shared: SharedState | None = None,
+    ) -> Core:
+        """The services of one app, in dependency order, in one step."""
+        if shared is None:
+            shared = (
+                RedisSharedState(settings.storage_uri)
+                if settings.storage_uri
+                else SqlSharedState(store.engine)
+            )
+        return cls(
+            config=settings,
+            registry=registry,
+            hasher=hasher,
+            store=store,
+            keys=KeyStore(
+                signing_key,
+                store.engine,
+                retention=settings.access_token_expires_in,
+                sealer=sealer,
+                clock=clock,
+            ),
+            verified=VerifiedTokens(settings.token_cache_size),
+            credentials=Credentials(settings.credential_cache_size),
+            limiter=FailureLimiter(
+                settings.auth_failure_limit,
+                settings.auth_failure_window,
+                shared,
+                trusted_source_seconds=settings.trusted_source_seconds,
+                clock=clock,
+            ),
+            management=Management(
+                store,
+                hasher,
+                root_id=settings.root_client_id,
+                max_rotation_grace=settings.max_rotation_grace,
+                audit=audit,
+                clock=clock,
+            ),
+            outages=OutageLog(),
+            clock=clock,
+            audit=audit,
+        )

@@ -2,14 +2,14 @@
 
 Every error the library answers with is an Authlib ``OAuth2Error``: Authlib's
 own (``invalid_client``, ``invalid_scope``, ``invalid_token``, ...) and the
-subclasses below for the management API. :func:`render` turns any of them
-into the RFC 6749 §5.2 / RFC 6750 body,
-``{"error": ..., "error_description": ...}`` plus any extra fields.
+subclasses below for the management API. :func:`fides_oauth.responses.render`
+turns any of them into the RFC 6749 §5.2 / RFC 6750 body,
+``{"error": ..., "error_description": ...}`` plus any extra fields. Nothing
+here imports Flask.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from collections.abc import Sequence
 from typing import Any
@@ -17,7 +17,6 @@ from typing import Any
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749.errors import MissingAuthorizationError
 from authlib.oauth2.rfc6750.errors import InsufficientScopeError
-from flask import Response
 
 __all__ = [
     "BadRequestBodyError",
@@ -34,7 +33,6 @@ __all__ = [
     "UnknownScopesError",
     "UnprocessableError",
     "UnsupportedMediaTypeError",
-    "render",
     "safe_text",
 ]
 
@@ -240,19 +238,3 @@ class InsufficientScopeWithHintError(InsufficientScopeError):  # type: ignore[mi
             )
         )
         return headers
-
-
-def render(error: OAuth2Error) -> Response:
-    """The single place an error becomes a response."""
-    body = dict(error.get_body())
-    description = body.get("error_description") or error.get_error_description()
-    body["error_description"] = safe_text(
-        description or str(error.error).replace("_", " ")
-    )
-    headers = [(k, v) for k, v in error.get_headers() if k.lower() != "content-type"]
-    return Response(
-        json.dumps(body),
-        status=error.status_code,
-        headers=headers,
-        mimetype="application/json",
-    )

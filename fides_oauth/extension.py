@@ -9,8 +9,6 @@ from collections.abc import Iterable
 from flask import Blueprint
 from flask import Flask
 from flask.blueprints import BlueprintSetupState
-from joserfc.jwk import ECKey
-from sqlalchemy import delete
 from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy import text
@@ -18,26 +16,19 @@ from sqlalchemy.orm import Session
 
 from . import migrate
 from .audit import emit as default_audit
-from .cache import Credentials
-from .cache import VerifiedTokens
 from .cli import register_commands
 from .clients import ClientRecord
-from .config import OAuthConfig
 from .config import load_config
 from .core import Core
 from .discovery import metadata_path
 from .discovery import server_metadata
 from .hashing import SecretHasher
 from .issuer import IssuerRule
-from .keys import KeyStore
 from .keys import load_pem_key
-from .limits import FailureLimiter
-from .management import Management
 from .models import ChangeCounter
-from .models import RevokedToken
 from .models import metadata
-from .outages import OutageLog
 from .protect import BearerProtector
+from .routes import register_routes
 from .scopes import ScopeRegistry
 from .sealing import KeySealer
 from .seams import AuditSink
@@ -45,14 +36,11 @@ from .seams import Clock
 from .seams import SharedState
 from .seams import system_clock
 from .server import AuthorizationServer
-from .shared_redis import RedisSharedState
-from .shared_sql import SqlSharedState
 from .state import EXTENSION_KEY
 from .state import OAuthState
 from .state import current_state
 from .store import Store
 from .views import guard_library_paths
-from .views import register_routes
 
 __all__ = [
     "FidesOAuth",
@@ -139,7 +127,7 @@ class FidesOAuth(Blueprint):
         keks = secrets.key_encryption_keys
         sealer = KeySealer(keks) if keks else None  # derived keys only
         del secrets
-        core = build_core(
+        core = Core.build(
             settings,
             self.registry,
             hasher,
@@ -179,59 +167,6 @@ class FidesOAuth(Blueprint):
                 view_func=server_metadata,
                 methods=["GET"],
             )
-
-
-def build_core(
-    settings: OAuthConfig,
-    registry: ScopeRegistry,
-    hasher: SecretHasher,
-    store: Store,
-    signing_key: ECKey | None,
-    sealer: KeySealer | None,
-    *,
-    clock: Clock,
-    audit: AuditSink,
-    shared: SharedState | None = None,
-) -> Core:
-    """The Flask-free services of one app, in dependency order."""
-    if shared is None:
-        shared = (
-            RedisSharedState(settings.storage_uri)
-            if settings.storage_uri
-            else SqlSharedState(store.engine)
-        )
-    return Core(
-        config=settings,
-        registry=registry,
-        hasher=hasher,
-        store=store,
-        keys=KeyStore(
-            signing_key,
-            store.engine,
-            retention=settings.access_token_expires_in,
-            sealer=sealer,
-        ),
-        verified=VerifiedTokens(settings.token_cache_size),
-        credentials=Credentials(settings.credential_cache_size),
-        limiter=FailureLimiter(
-            settings.auth_failure_limit,
-            settings.auth_failure_window,
-            shared,
-            trusted_source_seconds=settings.trusted_source_seconds,
-            clock=clock,
-        ),
-        management=Management(
-            store,
-            hasher,
-            root_id=settings.root_client_id,
-            max_rotation_grace=settings.max_rotation_grace,
-            audit=audit,
-            clock=clock,
-        ),
-        outages=OutageLog(),
-        clock=clock,
-        audit=audit,
-    )
 
 
 def create_tables(app: Flask | None = None) -> None:
@@ -292,11 +227,4 @@ def prune(app: Flask | None = None) -> dict[str, int]:
     if app is not None:
         with app.app_context():
             return prune()
-    core = current_state().core
-    now = core.clock()
-    with core.store.engine().begin() as connection:
-        revoked = connection.execute(
-            delete(RevokedToken).where(RevokedToken.expires_at < now)
-        ).rowcount
-    failures = core.limiter.prune(now)
-    return {"revoked_tokens": int(revoked or 0), "auth_failures": failures}
+    return current_state().core.prune()

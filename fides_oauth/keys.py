@@ -9,7 +9,6 @@ and signing an order of magnitude faster than RSA.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -29,11 +28,13 @@ from sqlalchemy.orm import Session
 
 from .models import SigningKey
 from .sealing import KeySealer
+from .seams import Clock
+from .seams import system_clock
 
-__all__ = ["ALGORITHM", "KeyStore", "load_pem_key"]
+__all__ = ["ALGORITHM", "CURVE", "KeyStore", "load_pem_key"]
 
 ALGORITHM = "ES256"
-_CURVE = "P-256"
+CURVE = "P-256"
 #: A token naming an unknown key reloads the keys at most this often.
 _FORCED_REFRESH_MIN_SECONDS = 2.0
 
@@ -87,7 +88,9 @@ class KeyStore:
         retention: int,
         sealer: KeySealer | None,
         refresh_seconds: float = 60.0,
+        clock: Clock = system_clock,
     ) -> None:
+        self._clock = clock
         if configured is None and sealer is None:
             raise ValueError("Keys kept in the database need a KeySealer.")
         self._configured = configured
@@ -133,7 +136,7 @@ class KeyStore:
                 "there (tokens it signed stop verifying when it changes)."
             )
         self.check()  # a KEK that cannot open the keys must not add one
-        now = time.time()
+        now = self._clock()
         with Session(bind=self._engine_of()) as session:
             newest = session.scalar(select(func.max(SigningKey.generation))) or 0
             key = _new_key()
@@ -210,7 +213,7 @@ class KeyStore:
         return _import(self._sealer.open(stored, row.kid.encode()))
 
     def _stale(self, force: bool) -> bool:
-        now = time.time()
+        now = self._clock()
         return (
             self._signing is None
             or now - self._loaded_at >= self._refresh_seconds
@@ -222,7 +225,7 @@ class KeyStore:
             return
         with self._lock:
             if self._stale(force):  # another thread may have just loaded
-                now = time.time()
+                now = self._clock()
                 self._signing, self._verifying = self._load(now)
                 self._loaded_at = now
                 if force:
@@ -257,7 +260,7 @@ class KeyStore:
 
 
 def _new_key() -> ECKey:
-    key: ECKey = ECKey.generate_key(_CURVE, private=True, auto_kid=True)
+    key: ECKey = ECKey.generate_key(CURVE, private=True, auto_kid=True)
     return key
 
 

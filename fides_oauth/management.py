@@ -25,9 +25,9 @@ from typing import Protocol
 from sqlalchemy.orm import Session
 
 from . import clients
-from .clients import ClientChanges
-from .clients import ClientSpec
-from .clients import Rotation
+from .bodies import ClientChanges
+from .bodies import ClientSpec
+from .bodies import Rotation
 from .hashing import SecretHasher
 from .models import OAuthClient
 from .models import utcnow

@@ -4,15 +4,22 @@
 paths carry that app's blueprint prefix, and the scope lists name that
 app's registered scopes. ``GET /oauth/openapi.json`` serves it.
 
-Keep it in step with ``views._ROUTES``: the test suite compares the two.
+Its paths come from the route table (``routes.ROUTES``); the operations are
+described here, by view name.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 from typing import Any
 
-from .clients import MAX_PAGE_SIZE
+from .bodies import DEFAULT_PAGE_SIZE
+from .bodies import MAX_PAGE
+from .bodies import MAX_PAGE_SIZE
+from .bodies import MAX_SCOPES_IN_BODY
+from .keys import ALGORITHM
+from .keys import CURVE
 from .models import DESCRIPTION_MAX_LENGTH
 from .models import NAME_MAX_LENGTH
 from .scopes import CLIENT_CREATE
@@ -20,6 +27,7 @@ from .scopes import CLIENT_DELETE
 from .scopes import CLIENT_READ
 from .scopes import CLIENT_UPDATE
 from .scopes import SCOPE_NAME_MAX_LENGTH
+from .scopes import SCOPE_NAME_PATTERN
 from .scopes import SCOPE_READ
 from .scopes import TOKEN_INTROSPECT
 
@@ -46,8 +54,7 @@ _BUILTIN_SCOPE_TEXT = {
     TOKEN_INTROSPECT: "Introspect access tokens (RFC 7662).",
 }
 
-# The shape of a scope name (scopes.is_valid_scope_name).
-_SCOPE_PATTERN = r"^[A-Za-z0-9_.\-]+(:[A-Za-z0-9_.\-]+)*$"
+_SCOPE_PATTERN = "^" + SCOPE_NAME_PATTERN + "$"
 # Names and descriptions refuse control characters other than tab, LF, CR.
 _NO_CONTROL_PATTERN = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
 # page: at most nine digits (clients.parse_page_args).
@@ -124,7 +131,7 @@ def _schemas(state: OAuthState) -> dict[str, Schema]:
     scope_array: Schema = {
         "type": "array",
         "items": _ref("Scope"),
-        "maxItems": _MAX_SCOPES_IN_BODY,
+        "maxItems": MAX_SCOPES_IN_BODY,
     }
     return {
         "Error": {
@@ -267,7 +274,7 @@ def _schemas(state: OAuthState) -> dict[str, Schema]:
             {
                 "access_token": {
                     "type": "string",
-                    "description": "An RFC 9068 JWT signed with ES256.",
+                    "description": f"An RFC 9068 JWT signed with {ALGORITHM}.",
                 },
                 "token_type": {"const": "Bearer"},
                 "expires_in": {"type": "integer", "minimum": 1},
@@ -331,12 +338,12 @@ def _schemas(state: OAuthState) -> dict[str, Schema]:
                         "type": "object",
                         "properties": {
                             "kty": {"const": "EC"},
-                            "crv": {"const": "P-256"},
+                            "crv": {"const": CURVE},
                             "x": {"type": "string"},
                             "y": {"type": "string"},
                             "kid": {"type": "string"},
                             "use": {"const": "sig"},
-                            "alg": {"const": "ES256"},
+                            "alg": {"const": ALGORITHM},
                         },
                         "required": ["kty", "crv", "x", "y", "kid", "use", "alg"],
                     },
@@ -473,7 +480,8 @@ def _operation(
     }
 
 
-def _paths(prefix: str) -> dict[str, Schema]:
+def _operations() -> dict[str, Schema]:
+    """Every operation of the blueprint, by its id (the view's name)."""
     oauth = "OAuth 2.0"
     clients = "Clients"
     ok_token = _response(
@@ -488,212 +496,192 @@ def _paths(prefix: str) -> dict[str, Schema]:
     )
     protected = ("401", "403", "503")
     with_body = ("400", "401", "403", "404", "409", "413", "415", "422", "503")
-    paths: dict[str, Schema] = {
-        "/oauth/token": {
-            "post": _operation(
-                "issue_token",
-                "Trade client credentials for an access token",
-                oauth,
-                _CLIENT_AUTH,
-                {"200": ok_token} | _errors("400", "401", "413", "429", "503"),
-                description="RFC 6749 §4.4. Errors: 400 `unsupported_grant_type`, "
-                "`invalid_scope`, `invalid_request`, `insecure_transport`; 401 "
-                "`invalid_client`; 429 `too_many_requests`.",
-                requestBody=_form_body("TokenRequest", required=False),
-            )
-        },
-        "/oauth/revoke": {
-            "post": _operation(
-                "revoke_token",
-                "Revoke one of the calling client's access tokens (RFC 7009)",
-                oauth,
-                _CLIENT_AUTH,
+    operations = [
+        _operation(
+            "issue_token",
+            "Trade client credentials for an access token",
+            oauth,
+            _CLIENT_AUTH,
+            {"200": ok_token} | _errors("400", "401", "413", "429", "503"),
+            description="RFC 6749 §4.4. Errors: 400 `unsupported_grant_type`, "
+            "`invalid_scope`, `invalid_request`, `insecure_transport`; 401 "
+            "`invalid_client`; 429 `too_many_requests`.",
+            requestBody=_form_body("TokenRequest", required=False),
+        ),
+        _operation(
+            "revoke_token",
+            "Revoke one of the calling client's access tokens (RFC 7009)",
+            oauth,
+            _CLIENT_AUTH,
+            {"200": _response("Revoked, or nothing to revoke.", "RevocationResponse")}
+            | _errors("400", "401", "413", "429", "503"),
+            requestBody=_form_body("TokenParameterRequest", required=True),
+        ),
+        _operation(
+            "introspect_token",
+            "Is this token active? (RFC 7662)",
+            oauth,
+            _CLIENT_AUTH,
+            {"200": _response("The token's state.", "IntrospectionResponse")}
+            | _errors("400", "401", "403", "413", "429", "503"),
+            description=f"The calling client needs the `{TOKEN_INTROSPECT}` "
+            "scope (403 otherwise).",
+            requestBody=_form_body("TokenParameterRequest", required=True),
+        ),
+        _operation(
+            "jwks",
+            "The public keys that verify access tokens (RFC 7517)",
+            oauth,
+            [],
+            {"200": _response("The JWK Set.", "JWKSet")} | _errors("503"),
+        ),
+        _operation(
+            "openapi_document",
+            "This document",
+            "Meta",
+            [],
+            {"200": _response("The OpenAPI document.", "OpenAPIDocument")},
+        ),
+        _operation(
+            "list_clients",
+            "List clients (the root client is not listed)",
+            clients,
+            _scoped(CLIENT_READ),
+            {"200": _response("A page of clients.", "ClientPage")}
+            | _errors("401", "403", "422", "503"),
+            parameters=[
                 {
-                    "200": _response(
-                        "Revoked, or nothing to revoke.", "RevocationResponse"
-                    )
-                }
-                | _errors("400", "401", "413", "429", "503"),
-                requestBody=_form_body("TokenParameterRequest", required=True),
-            )
-        },
-        "/oauth/introspect": {
-            "post": _operation(
-                "introspect_token",
-                "Is this token active? (RFC 7662)",
-                oauth,
-                _CLIENT_AUTH,
-                {"200": _response("The token's state.", "IntrospectionResponse")}
-                | _errors("400", "401", "403", "413", "429", "503"),
-                description=f"The calling client needs the `{TOKEN_INTROSPECT}` "
-                "scope (403 otherwise).",
-                requestBody=_form_body("TokenParameterRequest", required=True),
-            )
-        },
-        "/oauth/jwks": {
-            "get": _operation(
-                "jwks",
-                "The public keys that verify access tokens (RFC 7517)",
-                oauth,
-                [],
-                {"200": _response("The JWK Set.", "JWKSet")} | _errors("503"),
-            )
-        },
-        "/oauth/openapi.json": {
-            "get": _operation(
-                "openapi",
-                "This document",
-                "Meta",
-                [],
-                {"200": _response("The OpenAPI document.", "OpenAPIDocument")},
-            )
-        },
-        "/oauth/client": {
-            "get": _operation(
-                "list_clients",
-                "List clients (the root client is not listed)",
-                clients,
-                _scoped(CLIENT_READ),
-                {"200": _response("A page of clients.", "ClientPage")}
-                | _errors("401", "403", "422", "503"),
-                parameters=[
-                    {
-                        "name": "page",
-                        "in": "query",
-                        "schema": {
-                            "type": "integer",
-                            "minimum": 1,
-                            "maximum": _MAX_PAGE,
-                            "default": 1,
-                        },
+                    "name": "page",
+                    "in": "query",
+                    "schema": {
+                        "type": "integer",
+                        "minimum": 1,
+                        "maximum": MAX_PAGE,
+                        "default": 1,
                     },
-                    {
-                        "name": "size",
-                        "in": "query",
-                        "schema": {
-                            "type": "integer",
-                            "minimum": 1,
-                            "maximum": MAX_PAGE_SIZE,
-                            "default": 50,
-                        },
+                },
+                {
+                    "name": "size",
+                    "in": "query",
+                    "schema": {
+                        "type": "integer",
+                        "minimum": 1,
+                        "maximum": MAX_PAGE_SIZE,
+                        "default": DEFAULT_PAGE_SIZE,
                     },
-                ],
-            ),
-            "post": _operation(
-                "create_client",
-                "Create a client",
-                clients,
-                _scoped(CLIENT_CREATE),
-                {
-                    "200": _response(
-                        "The new client, with its secret (shown once).",
-                        "ClientCreated",
-                    )
-                }
-                | _errors(*(s for s in with_body if s not in ("404", "409"))),
-                description="The caller must hold every scope it grants (403 "
-                "`insufficient_scope` with `missing_scopes`); unregistered "
-                "scopes are 422 `invalid_scope` with `unknown_scopes`.",
-                requestBody=_json_body("CreateClientRequest"),
-            ),
-        },
-        "/oauth/client/{client_id}": {
-            "parameters": [_CLIENT_ID_PARAM],
-            "get": _operation(
-                "get_client",
-                "Read a client",
-                clients,
-                _scoped(CLIENT_READ),
-                {"200": _response("The client.", "Client")}
-                | _errors(*protected, "404"),
-            ),
-            "put": _operation(
-                "update_client",
-                "Change a client's name, description or scopes",
-                clients,
-                _scoped(CLIENT_UPDATE),
-                {"200": _response("The changed client.", "Client")}
-                | _errors(*with_body),
-                description="The caller must hold every scope the client holds "
-                "and every scope it grants.",
-                requestBody=_json_body("UpdateClientRequest"),
-            ),
-            "delete": _operation(
-                "delete_client",
-                "Delete a client",
-                clients,
-                _scoped(CLIENT_DELETE),
-                {"204": {"description": "Deleted."}}
-                | _errors(*protected, "404", "409"),
-                description="The caller must hold every scope the client holds.",
-            ),
-        },
-        "/oauth/client/{client_id}/secret": {
-            "parameters": [_CLIENT_ID_PARAM],
-            "post": _operation(
-                "rotate_secret",
-                "Give a client a new secret",
-                clients,
-                _scoped(CLIENT_UPDATE),
-                {
-                    "200": _response(
-                        "The client with its new secret (shown once).",
-                        "ClientRotated",
-                    )
-                }
-                | _errors(*with_body),
-                description="The body is optional. The caller must hold every "
-                "scope the client holds.",
-                requestBody=_json_body("RotateSecretRequest", required=False),
-            ),
-        },
-        "/oauth/client/{client_id}/revoke-tokens": {
-            "parameters": [_CLIENT_ID_PARAM],
-            "post": _operation(
-                "revoke_client_tokens",
-                "Revoke every token issued to a client so far",
-                clients,
-                _scoped(CLIENT_UPDATE),
-                {"200": _response("Revoked.", "ClientTokensRevoked")}
-                | _errors(*protected, "404", "409"),
-            ),
-        },
-        "/oauth/client/{client_id}/scope": {
-            "parameters": [_CLIENT_ID_PARAM],
-            "get": _operation(
-                "get_client_scopes",
-                "A client's scopes",
-                clients,
-                _scoped(CLIENT_READ),
-                {"200": _response("The scopes.", "ScopeList")}
-                | _errors(*protected, "404"),
-            ),
-            "put": _operation(
-                "set_client_scopes",
-                "Replace a client's scopes",
-                clients,
-                _scoped(CLIENT_UPDATE),
-                {"200": _response("The new scopes.", "ScopeList")}
-                | _errors(*with_body),
-                requestBody=_json_body("ScopeArray"),
-            ),
-        },
-        "/oauth/scope": {
-            "get": _operation(
-                "list_scopes",
-                "Every registered scope",
-                "Scopes",
-                _scoped(SCOPE_READ),
-                {"200": _response("The scopes, sorted.", "ScopeList")}
-                | _errors(*protected),
-            )
-        },
-    }
-    return {prefix + path: item for path, item in paths.items()}
+                },
+            ],
+        ),
+        _operation(
+            "create_client",
+            "Create a client",
+            clients,
+            _scoped(CLIENT_CREATE),
+            {
+                "200": _response(
+                    "The new client, with its secret (shown once).",
+                    "ClientCreated",
+                )
+            }
+            | _errors(*(s for s in with_body if s not in ("404", "409"))),
+            description="The caller must hold every scope it grants (403 "
+            "`insufficient_scope` with `missing_scopes`); unregistered "
+            "scopes are 422 `invalid_scope` with `unknown_scopes`.",
+            requestBody=_json_body("CreateClientRequest"),
+        ),
+        _operation(
+            "get_client",
+            "Read a client",
+            clients,
+            _scoped(CLIENT_READ),
+            {"200": _response("The client.", "Client")} | _errors(*protected, "404"),
+        ),
+        _operation(
+            "update_client",
+            "Change a client's name, description or scopes",
+            clients,
+            _scoped(CLIENT_UPDATE),
+            {"200": _response("The changed client.", "Client")} | _errors(*with_body),
+            description="The caller must hold every scope the client holds "
+            "and every scope it grants.",
+            requestBody=_json_body("UpdateClientRequest"),
+        ),
+        _operation(
+            "delete_client",
+            "Delete a client",
+            clients,
+            _scoped(CLIENT_DELETE),
+            {"204": {"description": "Deleted."}} | _errors(*protected, "404", "409"),
+            description="The caller must hold every scope the client holds.",
+        ),
+        _operation(
+            "rotate_secret",
+            "Give a client a new secret",
+            clients,
+            _scoped(CLIENT_UPDATE),
+            {
+                "200": _response(
+                    "The client with its new secret (shown once).",
+                    "ClientRotated",
+                )
+            }
+            | _errors(*with_body),
+            description="The body is optional. The caller must hold every "
+            "scope the client holds.",
+            requestBody=_json_body("RotateSecretRequest", required=False),
+        ),
+        _operation(
+            "revoke_client_tokens",
+            "Revoke every token issued to a client so far",
+            clients,
+            _scoped(CLIENT_UPDATE),
+            {"200": _response("Revoked.", "ClientTokensRevoked")}
+            | _errors(*protected, "404", "409"),
+        ),
+        _operation(
+            "get_client_scopes",
+            "A client's scopes",
+            clients,
+            _scoped(CLIENT_READ),
+            {"200": _response("The scopes.", "ScopeList")} | _errors(*protected, "404"),
+        ),
+        _operation(
+            "set_client_scopes",
+            "Replace a client's scopes",
+            clients,
+            _scoped(CLIENT_UPDATE),
+            {"200": _response("The new scopes.", "ScopeList")} | _errors(*with_body),
+            requestBody=_json_body("ScopeArray"),
+        ),
+        _operation(
+            "list_scopes",
+            "Every registered scope",
+            "Scopes",
+            _scoped(SCOPE_READ),
+            {"200": _response("The scopes, sorted.", "ScopeList")}
+            | _errors(*protected),
+        ),
+    ]
+    return {op["operationId"]: op for op in operations}
 
 
-def build_openapi(state: OAuthState) -> dict[str, Any]:
-    """The OpenAPI 3.1 document of the blueprint as registered on one app."""
+def _paths(prefix: str, surface: Iterable[tuple[str, str, str]]) -> Schema:
+    """The paths object from the route table: (path, method, view name)."""
+    operations = _operations()
+    paths: dict[str, Schema] = {}
+    for path, method, view in surface:
+        item = paths.setdefault(prefix + path, {})
+        if "{client_id}" in path:
+            item["parameters"] = [_CLIENT_ID_PARAM]
+        item[method.lower()] = operations[view]
+    return paths
+
+
+def build_openapi(
+    state: OAuthState, surface: Iterable[tuple[str, str, str]]
+) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of the blueprint as registered on one app;
+    ``surface`` is the route table's (path, method, view name) triples."""
     from . import __version__  # here: the package imports this module
 
     return {
@@ -711,7 +699,7 @@ def build_openapi(state: OAuthState) -> dict[str, Any]:
             {"name": "Scopes"},
             {"name": "Meta"},
         ],
-        "paths": _paths(state.url_prefix),
+        "paths": _paths(state.url_prefix, surface),
         "components": {
             "schemas": _schemas(state),
             "responses": _responses(),

@@ -27,8 +27,8 @@ from .core import Core
 from .errors import REALM
 from .errors import InsufficientScopeWithHintError
 from .errors import MissingBearerError
-from .errors import render
 from .issuer import IssuerRule
+from .responses import render
 from .sealing import SealError
 from .tokens import AuthenticatedClient
 from .tokens import VerifiedToken

@@ -50,7 +50,9 @@ SCOPE_NAME_MAX_LENGTH = 100
 # Fides' scopes ("policy:create_or_update"). No spaces: the token's "scope"
 # claim is space-separated (RFC 6749 §3.3), and no quotes or backslashes, so a
 # name can always be quoted in an error description or a header.
-_SCOPE_NAME = re.compile(r"[A-Za-z0-9_.\-]+(?::[A-Za-z0-9_.\-]+)*")
+#: The shape of a scope name (also published in the OpenAPI document).
+SCOPE_NAME_PATTERN = r"[A-Za-z0-9_.\-]+(?::[A-Za-z0-9_.\-]+)*"
+_SCOPE_NAME = re.compile(SCOPE_NAME_PATTERN)
 
 
 def is_valid_scope_name(name: object) -> bool:

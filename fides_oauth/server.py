@@ -42,10 +42,10 @@ from .core import Core
 from .endpoints import IntrospectionEndpoint
 from .endpoints import RevocationEndpoint
 from .errors import FidesOAuthError
-from .errors import render
 from .errors import safe_text
 from .issuer import IssuerRule
 from .keys import ALGORITHM
+from .responses import render
 from .scopes import is_valid_scope_name
 from .scopes import parse_scope_string
 
@@ -129,6 +129,7 @@ class TokenGenerator(JWTBearerTokenGenerator):  # type: ignore[misc]
             expires_generator=core.config.access_token_expires_in,
         )
         self._keys = core.keys
+        self._clock = core.clock
         self._issuer = issuer
 
     def get_jwks(self) -> KeySet:
@@ -143,7 +144,14 @@ class TokenGenerator(JWTBearerTokenGenerator):  # type: ignore[misc]
         # The issuer may be derived from the request, so it is set here,
         # the hook that runs per token, rather than once in the constructor.
         # "gen": the client's token generation; raising it revokes the token.
-        return {"iss": self._issuer(), "gen": client.token_generation}
+        # "iat"/"exp" by the app's clock, the one verification uses.
+        now = int(self._clock())
+        return {
+            "iss": self._issuer(),
+            "gen": client.token_generation,
+            "iat": now,
+            "exp": now + self._get_expires_in(client, grant_type),
+        }
 
     def generate(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
         token: dict[str, Any] = super().generate(*args, **kwargs)

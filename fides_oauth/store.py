@@ -17,6 +17,7 @@ from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import bindparam
+from sqlalchemy import delete
 from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.engine import Connection
@@ -114,6 +115,14 @@ class Store:
         if not isinstance(bind, Engine):  # a Connection: use its engine
             bind = bind.engine
         return bind
+
+    def prune_revocations(self, now: float) -> int:
+        """Drop revocations of tokens that have expired anyway."""
+        with self.engine().begin() as connection:
+            result = connection.execute(
+                delete(RevokedToken).where(RevokedToken.expires_at < now)
+            )
+        return int(result.rowcount or 0)
 
     def counter(self) -> int | None:
         """The change counter; None when it cannot be read the fast way."""

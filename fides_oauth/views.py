@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import json
 import re
-from collections.abc import Callable
 from typing import Any
 
 from authlib.oauth2 import OAuth2Error
@@ -26,6 +25,7 @@ from werkzeug.exceptions import NotFound
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.routing import RequestRedirect
 
+from . import bodies
 from . import clients
 from .decorators import current_client
 from .decorators import require_scopes
@@ -37,10 +37,9 @@ from .errors import MethodNotAllowedError
 from .errors import NotFoundError
 from .errors import PayloadTooLargeError
 from .errors import UnsupportedMediaTypeError
-from .errors import render
 from .management import Actor
 from .models import OAuthClient
-from .openapi import build_openapi
+from .responses import render
 from .scopes import CLIENT_CREATE
 from .scopes import CLIENT_DELETE
 from .scopes import CLIENT_READ
@@ -50,7 +49,7 @@ from .sealing import SealError
 from .seams import SharedStateUnavailable
 from .state import current_state
 
-__all__ = ["guard_library_paths", "register_routes"]
+__all__ = ["guard_library_paths", "register_error_handlers"]
 
 _METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "TRACE")
 #: How long resource servers may cache the JWK Set (seconds).
@@ -68,9 +67,9 @@ def _json_body() -> Any:
 
 
 def _optional_json_body() -> Any:
-    """The JSON body, or ``clients.NO_BODY`` when the request has none."""
+    """The JSON body, or ``bodies.NO_BODY`` when the request has none."""
     if not request.content_length and not request.headers.get("Transfer-Encoding"):
-        return clients.NO_BODY
+        return bodies.NO_BODY
     return _json_body()
 
 
@@ -102,7 +101,7 @@ def _actor() -> Actor:
 @require_scopes(CLIENT_CREATE)
 def create_client() -> Response:
     state = current_state()
-    spec = clients.parse_create_body(_json_body(), state.core.registry)
+    spec = bodies.parse_create_body(_json_body(), state.core.registry)
     client, secret = state.core.management.create(_actor(), spec)
     return _secret_response(
         {"client_id": client.id, "client_secret": secret} | _public(client)
@@ -125,7 +124,7 @@ def _public(client: OAuthClient) -> dict[str, Any]:
 
 @require_scopes(CLIENT_READ)
 def list_clients() -> Response:
-    page, size = clients.parse_page_args(
+    page, size = bodies.parse_page_args(
         request.args.get("page"), request.args.get("size")
     )
     items, total = current_state().core.management.page(page, size)
@@ -149,7 +148,7 @@ def get_client(client_id: str) -> Response:
 @require_scopes(CLIENT_UPDATE)
 def update_client(client_id: str) -> Response:
     state = current_state()
-    changes = clients.parse_update_body(_json_body(), state.core.registry)
+    changes = bodies.parse_update_body(_json_body(), state.core.registry)
     client = state.core.management.update(_actor(), client_id, changes)
     return jsonify(clients.serialize_client(client))
 
@@ -157,7 +156,7 @@ def update_client(client_id: str) -> Response:
 @require_scopes(CLIENT_UPDATE)
 def rotate_secret(client_id: str) -> Response:
     state = current_state()
-    rotation = clients.parse_rotation_body(
+    rotation = bodies.parse_rotation_body(
         _optional_json_body(), state.core.config.max_rotation_grace
     )
     client, secret = state.core.management.rotate(_actor(), client_id, rotation)
@@ -188,7 +187,7 @@ def get_client_scopes(client_id: str) -> Response:
 @require_scopes(CLIENT_UPDATE)
 def set_client_scopes(client_id: str) -> Response:
     state = current_state()
-    scopes = clients.parse_scopes(_json_body(), state.core.registry, field="body")
+    scopes = bodies.parse_scopes(_json_body(), state.core.registry, field="body")
     client = state.core.management.set_scopes(_actor(), client_id, scopes)
     return jsonify(list(client.scopes))
 
@@ -204,77 +203,6 @@ def delete_client(client_id: str) -> Response:
 @require_scopes(SCOPE_READ)
 def list_scopes() -> Response:
     return jsonify(current_state().core.registry.sorted())
-
-
-def openapi_document() -> Response:
-    """The OpenAPI 3.1 description of these routes, as this app serves them."""
-    return jsonify(build_openapi(current_state()))
-
-
-def not_found(rest: str = "") -> Response:
-    raise NotFoundError("No such route.")
-
-
-# -- wiring ------------------------------------------------------------------
-
-_ROUTES: list[tuple[str, str, Callable[..., Response], tuple[str, ...]]] = [
-    ("/oauth/token", "token", issue_token, ("POST",)),
-    ("/oauth/revoke", "revoke", revoke_token, ("POST",)),
-    ("/oauth/introspect", "introspect", introspect_token, ("POST",)),
-    ("/oauth/jwks", "jwks", jwks, ("GET",)),
-    ("/oauth/client", "create_client", create_client, ("POST",)),
-    ("/oauth/client", "list_clients", list_clients, ("GET",)),
-    ("/oauth/client/<client_id>", "get_client", get_client, ("GET",)),
-    ("/oauth/client/<client_id>", "update_client", update_client, ("PUT",)),
-    ("/oauth/client/<client_id>", "delete_client", delete_client, ("DELETE",)),
-    ("/oauth/client/<client_id>/secret", "rotate_secret", rotate_secret, ("POST",)),
-    (
-        "/oauth/client/<client_id>/revoke-tokens",
-        "revoke_client_tokens",
-        revoke_client_tokens,
-        ("POST",),
-    ),
-    (
-        "/oauth/client/<client_id>/scope",
-        "get_client_scopes",
-        get_client_scopes,
-        ("GET",),
-    ),
-    (
-        "/oauth/client/<client_id>/scope",
-        "set_client_scopes",
-        set_client_scopes,
-        ("PUT",),
-    ),
-    ("/oauth/scope", "list_scopes", list_scopes, ("GET",)),
-    ("/oauth/openapi.json", "openapi", openapi_document, ("GET",)),
-]
-
-
-def _method_not_allowed(allowed: tuple[str, ...]) -> Callable[..., Response]:
-    def view(**_: Any) -> Response:
-        raise MethodNotAllowedError(allowed)
-
-    return view
-
-
-#: Per endpoint, the methods its path really serves (the 405 fallbacks share
-#: the path, so Flask's automatic OPTIONS answer would list theirs too).
-_SERVED: dict[str, frozenset[str]] = {}
-for _rule, _endpoint, _view, _methods in _ROUTES:
-    _SERVED[_rule] = _SERVED.get(_rule, frozenset()) | frozenset(_methods)
-
-
-def _allow_served_methods(response: Response) -> Response:
-    rule = request.url_rule
-    if request.method == "OPTIONS" and not response.content_length:
-        response.headers.pop("Content-Type", None)  # no body, no type
-    if request.method == "OPTIONS" and rule is not None:
-        served = _SERVED.get(rule.rule[len(current_state().url_prefix) :])
-        if served:
-            extra = {"OPTIONS", "HEAD"} if "GET" in served else {"OPTIONS"}
-            response.headers["Allow"] = ", ".join(sorted(served | extra))
-    return response
 
 
 def _limit_body(limit: int) -> None:
@@ -391,24 +319,8 @@ def _render_storage_failure(
     return render(state.core.outages.report(error))
 
 
-def register_routes(bp: Blueprint) -> None:
-    by_rule: dict[str, set[str]] = {}
-    for rule, endpoint, view, methods in _ROUTES:
-        bp.add_url_rule(rule, endpoint, view, methods=list(methods))
-        by_rule.setdefault(rule, set()).update(methods)
-    # Answer wrong methods inside the blueprint, so they get JSON too
-    # (Flask routes 405s to the app's handlers otherwise).
-    for rule, allowed in by_rule.items():
-        others = [m for m in _METHODS if m not in allowed]
-        name = "method_not_allowed_" + rule.strip("/").replace("/", "_").replace(
-            "<", ""
-        ).replace(">", "").replace(".", "_")  # Flask: no dots in endpoints
-        bp.add_url_rule(
-            rule, name, _method_not_allowed(tuple(sorted(allowed))), methods=others
-        )
-    for path in ("/oauth/<path:rest>", "/oauth/", "/oauth"):
-        bp.add_url_rule(path, "not_found", not_found, methods=list(_METHODS))
-    bp.after_request(_allow_served_methods)
+def register_error_handlers(bp: Blueprint) -> None:
+    """Every error of the blueprint's routes, rendered as JSON in one place."""
     bp.register_error_handler(OAuth2Error, _render_oauth_error)
     bp.register_error_handler(HTTPException, _render_http_error)
     bp.register_error_handler(SQLAlchemyError, _render_storage_failure)

@@ -89,6 +89,27 @@ def base_config(tmp_path: Any) -> dict[str, Any]:
     }
 
 
+class FakeClock:
+    """The library's clock, moved by hand: ``clock.advance(3601)``."""
+
+    def __init__(self) -> None:
+        import time
+
+        # Starts at the real time: Authlib stamps tokens with time.time().
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
 @pytest.fixture
 def storage_uri() -> str | None:
     """The shared state of the apps a test builds: None, the SQL database.
@@ -126,8 +147,11 @@ def make_app(tmp_path: Any, storage_uri: str | None) -> Iterator[Callable[..., F
     built: list[Flask] = []
     storage = {"FIDES_OAUTH_STORAGE_URI": storage_uri} if storage_uri else {}
 
-    def factory(**overrides: Any) -> Flask:
-        app = create_app(base_config(tmp_path) | storage | overrides)
+    def factory(clock: Any = None, **overrides: Any) -> Flask:
+        options = {"clock": clock} if clock is not None else {}
+        app = create_app(
+            base_config(tmp_path) | storage | overrides, oauth_options=options
+        )
         with app.app_context():  # a clean store, on a shared database too
             drop_tables()
             create_tables()

@@ -10,6 +10,7 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 
 from fides_oauth import rotate_signing_key
+from tests.conftest import FakeClock
 from tests.conftest import OAuth
 from tests.conftest import bearer
 
@@ -100,14 +101,13 @@ def test_key_rotation_keeps_old_tokens_valid_and_signs_with_the_new_key(
 
 
 def test_retired_key_drops_out_after_the_token_lifetime(
-    oauth: OAuth, monkeypatch: Any
+    make_app: Any, clock: FakeClock
 ) -> None:
+    app = make_app(clock=clock)
+    oauth = OAuth(app, app.test_client())
     old_token = oauth.root_token()
     rotate_signing_key(oauth.app)
-    import time
-
-    later = time.time() + 3601
-    monkeypatch.setattr("fides_oauth.keys.time.time", lambda: later)
+    clock.advance(3601)
     kids = [k["kid"] for k in oauth.http.get("/api/v1/oauth/jwks").get_json()["keys"]]
     assert _kid(old_token) not in kids
     assert len(kids) == 1

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from fides_oauth import prune
 from fides_oauth.models import AuthFailure
 from fides_oauth.models import RevokedToken
+from tests.conftest import FakeClock
 from tests.conftest import OAuth
 from tests.conftest import basic
 
@@ -25,18 +26,15 @@ def _rows(app: Any, model: Any) -> int:
 
 
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    import time
-
-    now = [time.time()]
-    monkeypatch.setattr("time.time", lambda: now[0])
-    return now
+def app(make_app: Any, clock: FakeClock) -> Any:
+    """Apps whose clock the tests move (``clock.advance``)."""
+    return make_app(clock=clock)
 
 
 def test_revocations_stay_at_a_steady_size_over_many_cycles(
-    make_app: Any, clock: list[float]
+    make_app: Any, clock: FakeClock
 ) -> None:
-    app = make_app(FIDES_OAUTH_ACCESS_TOKEN_EXPIRE_MINUTES=1)
+    app = make_app(clock=clock, FIDES_OAUTH_ACCESS_TOKEN_EXPIRE_MINUTES=1)
     oauth = OAuth(app, app.test_client())
     client_id, secret, _ = oauth.client_with([])
     sizes = []
@@ -50,16 +48,18 @@ def test_revocations_stay_at_a_steady_size_over_many_cycles(
             )
             assert response.status_code == 200
         sizes.append(_rows(app, RevokedToken))
-        clock[0] += 61  # those tokens expire
+        clock.advance(61)  # those tokens expire
     # Each revocation prunes the entries of expired tokens: the table holds
     # at most one lifetime's worth, however long the app runs.
     assert max(sizes) <= 5
     assert sizes[-1] == 5
 
 
-def test_failure_counts_are_pruned(make_app: Any, clock: list[float]) -> None:
+def test_failure_counts_are_pruned(make_app: Any, clock: FakeClock) -> None:
     app = make_app(
-        FIDES_OAUTH_AUTH_FAILURE_WINDOW_SECONDS=60, FIDES_OAUTH_AUTH_FAILURE_LIMIT=1000
+        clock=clock,
+        FIDES_OAUTH_AUTH_FAILURE_WINDOW_SECONDS=60,
+        FIDES_OAUTH_AUTH_FAILURE_LIMIT=1000,
     )
     http = app.test_client()
     for index in range(30):
@@ -68,16 +68,18 @@ def test_failure_counts_are_pruned(make_app: Any, clock: list[float]) -> None:
             data={"client_id": f"{index:032x}", "client_secret": "guess"},
         )
     assert _rows(app, AuthFailure) == 31  # 30 ids and one address
-    clock[0] += 61
+    clock.advance(61)
     assert prune(app) == {"revoked_tokens": 0, "auth_failures": 31}
     assert _rows(app, AuthFailure) == 0
 
 
 def test_failure_counts_prune_themselves_as_they_go(
-    make_app: Any, clock: list[float]
+    make_app: Any, clock: FakeClock
 ) -> None:
     app = make_app(
-        FIDES_OAUTH_AUTH_FAILURE_WINDOW_SECONDS=60, FIDES_OAUTH_AUTH_FAILURE_LIMIT=10**6
+        clock=clock,
+        FIDES_OAUTH_AUTH_FAILURE_WINDOW_SECONDS=60,
+        FIDES_OAUTH_AUTH_FAILURE_LIMIT=10**6,
     )
     http = app.test_client()
     sizes = []
@@ -91,7 +93,7 @@ def test_failure_counts_prune_themselves_as_they_go(
                 },
             )
         sizes.append(_rows(app, AuthFailure))
-        clock[0] += 61
+        clock.advance(61)
     # Without pruning this would reach 6 * 40 ids; with it, it stays near
     # what one window holds.
     assert max(sizes) < 2 * 41 + 1

@@ -9,6 +9,7 @@ import pytest
 from fides_oauth.limits import FailureLimiter
 from tests.conftest import ROOT_ID
 from tests.conftest import ROOT_SECRET
+from tests.conftest import FakeClock
 from tests.conftest import OAuth
 
 TOKEN = "/api/v1/oauth/token"
@@ -77,22 +78,22 @@ def test_other_clients_from_other_addresses_are_unaffected(make_app: Any) -> Non
 
 
 def test_window_expiry_lets_attempts_through_again(
-    make_app: Any, monkeypatch: pytest.MonkeyPatch
+    make_app: Any, clock: FakeClock
 ) -> None:
     app = make_app(
-        FIDES_OAUTH_AUTH_FAILURE_LIMIT=2, FIDES_OAUTH_AUTH_FAILURE_WINDOW_SECONDS=30
+        clock=clock,
+        FIDES_OAUTH_AUTH_FAILURE_LIMIT=2,
+        FIDES_OAUTH_AUTH_FAILURE_WINDOW_SECONDS=30,
     )
     http = app.test_client()
-    clock = [1_000_000.0]
-    monkeypatch.setattr("time.time", lambda: clock[0])
     _attempt(http, ROOT_ID, "wrong")
     _attempt(http, ROOT_ID, "wrong")
     limited = _attempt(http, ROOT_ID, ROOT_SECRET)
     assert limited.status_code == 429
     assert limited.headers["Retry-After"] == "30"
-    clock[0] += 29
+    clock.advance(29)
     assert _attempt(http, ROOT_ID, ROOT_SECRET).headers["Retry-After"] == "1"
-    clock[0] += 1.5
+    clock.advance(1.5)
     assert _attempt(http, ROOT_ID, ROOT_SECRET).status_code == 200
 
 

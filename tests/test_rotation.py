@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import FakeClock
 from tests.conftest import OAuth
 
 TOKEN = "/api/v1/oauth/token"
@@ -29,10 +30,9 @@ def _status(oauth: OAuth, client_id: str, secret: str) -> int:
 
 
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    now = [1_900_000_000.0]
-    monkeypatch.setattr("time.time", lambda: now[0])
-    return now
+def app(make_app: Any, clock: FakeClock) -> Any:
+    """Apps whose clock the tests move (``clock.advance``)."""
+    return make_app(clock=clock)
 
 
 def test_rotation_without_body_stops_the_old_secret_at_once(oauth: OAuth) -> None:
@@ -46,23 +46,23 @@ def test_rotation_without_body_stops_the_old_secret_at_once(oauth: OAuth) -> Non
 
 
 def test_grace_period_keeps_the_old_secret_until_it_ends(
-    oauth: OAuth, clock: list[float]
+    oauth: OAuth, clock: FakeClock
 ) -> None:
     created = oauth.create_client(["rule:read"])
     response = _rotate(oauth, created["client_id"], {"grace_seconds": 300})
     assert response.status_code == 200
     body = response.get_json()
     until = datetime.fromisoformat(body["previous_secret_valid_until"])
-    assert until.timestamp() == clock[0] + 300
+    assert until.timestamp() == pytest.approx(clock.now + 300, abs=1e-3)
     old, new = created["client_secret"], body["client_secret"]
     assert _status(oauth, created["client_id"], old) == 200
     assert _status(oauth, created["client_id"], new) == 200
-    clock[0] += 301
+    clock.advance(301)
     assert _status(oauth, created["client_id"], old) == 401
     assert _status(oauth, created["client_id"], new) == 200
 
 
-def test_rotating_again_ends_the_older_grace(oauth: OAuth, clock: list[float]) -> None:
+def test_rotating_again_ends_the_older_grace(oauth: OAuth, clock: FakeClock) -> None:
     created = oauth.create_client(["rule:read"])
     first = _rotate(oauth, created["client_id"], {"grace_seconds": 600}).get_json()
     second = _rotate(oauth, created["client_id"], {"grace_seconds": 600}).get_json()

@@ -87,7 +87,7 @@ def test_no_import_cycles() -> None:
         path.append(name)
         for other in sorted(graph[name]):
             if state[other] == 1:
-                cycle = path[path.index(other) :] + [other]
+                cycle = [*path[path.index(other) :], other]
                 pytest.fail("import cycle: " + " -> ".join(cycle))
             if state[other] == 0:
                 visit(other)

@@ -320,3 +320,57 @@ def assert_error(response: Any, status: int, error: str) -> dict[str, Any]:
     assert body["error"] == error, body
     assert isinstance(body["error_description"], str) and body["error_description"]
     return dict(body)
+
+
+class AuditRecorder:
+    """An audit sink that keeps what it is given."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+
+    def __call__(self, event: str, **fields: Any) -> None:
+        self.events.append({"event": event, **fields})
+
+    def names(self) -> list[str]:
+        return [event["event"] for event in self.events]
+
+
+@pytest.fixture
+def core_kit(tmp_path: Any, clock: FakeClock) -> Iterator[Any]:
+    """The library's core on a database, built and used with no Flask app:
+    ``(core, audit recorder, session factory)``."""
+    from fides_oauth.clients import ClientRecord
+    from fides_oauth.config import load_config
+    from fides_oauth.core import Core
+    from fides_oauth.hashing import SecretHasher
+    from fides_oauth.models import ChangeCounter
+    from fides_oauth.models import metadata
+    from fides_oauth.scopes import ScopeRegistry
+    from fides_oauth.sealing import KeySealer
+    from fides_oauth.store import Store
+
+    engine = create_engine(database_url(tmp_path, "core.sqlite"))
+    metadata.drop_all(engine)
+    metadata.create_all(engine)
+    with engine.begin() as connection:
+        connection.execute(ChangeCounter.__table__.insert().values(id=1, counter=0))
+    session = scoped_session(sessionmaker(bind=engine))
+    settings, secrets = load_config(base_config(tmp_path))
+    registry = ScopeRegistry(["policy:read", "rule:read"])
+    hasher = SecretHasher(4)
+    root = ClientRecord(ROOT_ID, hasher.hash(ROOT_SECRET), registry.all, is_root=True)
+    audit = AuditRecorder()
+    core = Core.build(
+        settings,
+        registry,
+        hasher,
+        Store(session, root),
+        None,
+        KeySealer(secrets.key_encryption_keys),
+        clock=clock,
+        audit=audit,
+    )
+    yield core, audit, session
+    session.remove()
+    metadata.drop_all(engine)
+    engine.dispose()

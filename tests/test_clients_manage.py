@@ -13,6 +13,7 @@ from fides_oauth.scopes import BUILTIN_SCOPES
 from tests.conftest import NAMED_SCOPES
 from tests.conftest import ROOT_ID
 from tests.conftest import OAuth
+from tests.conftest import assert_error
 from tests.conftest import bearer
 
 CLIENTS = "/api/v1/oauth/client"
@@ -27,22 +28,9 @@ assert set(EVERY_SCOPE) >= NAMED_SCOPES
 MALFORMED_IDS = ["nope", "0" * 31, "g" * 32, "x" * 1000, "%00"]
 
 
-def _assert_error(
-    response: Any, status: int, error: str | None = None
-) -> dict[str, Any]:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/json"
-    body = dict(response.get_json())
-    assert isinstance(body["error"], str) and body["error"]
-    assert isinstance(body["error_description"], str) and body["error_description"]
-    if error is not None:
-        assert body["error"] == error
-    return body
-
-
 def _assert_4xx(response: Any) -> dict[str, Any]:
     assert 400 <= response.status_code < 500, response.status_code
-    return _assert_error(response, response.status_code)
+    return assert_error(response, response.status_code)
 
 
 def _token_status(oauth: OAuth, client_id: str, secret: str) -> int:
@@ -152,7 +140,7 @@ def test_size_100_is_accepted(oauth: OAuth) -> None:
 def test_bad_page_or_size_is_a_json_4xx(oauth: OAuth, args: dict[str, str]) -> None:
     response = oauth.http.get(CLIENTS, query_string=args, headers=oauth.root_headers())
     assert response.status_code in (400, 422)
-    _assert_error(response, response.status_code)
+    assert_error(response, response.status_code)
 
 
 def test_list_shows_no_secret_no_hash_and_not_the_root(oauth: OAuth) -> None:
@@ -176,9 +164,9 @@ def test_list_shows_no_secret_no_hash_and_not_the_root(oauth: OAuth) -> None:
 
 def test_list_needs_client_read(oauth: OAuth) -> None:
     _, _, headers = oauth.client_with(["client:create", "client:update", "rule:read"])
-    _assert_error(oauth.http.get(CLIENTS, headers=headers), 403)
+    assert_error(oauth.http.get(CLIENTS, headers=headers), 403)
     response = oauth.http.get(CLIENTS)
-    _assert_error(response, 401)
+    assert_error(response, 401)
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
     _, _, reader = oauth.client_with(["client:read"])
     assert oauth.http.get(CLIENTS, headers=reader).status_code == 200
@@ -218,15 +206,15 @@ def test_get_unknown_root_or_malformed_id_is_json_404(
     oauth: OAuth, client_id: str
 ) -> None:
     response = oauth.http.get(f"{CLIENTS}/{client_id}", headers=oauth.root_headers())
-    _assert_error(response, 404)
+    assert_error(response, 404)
 
 
 def test_get_client_needs_client_read(oauth: OAuth) -> None:
     target = oauth.create_client(["rule:read"])
     _, _, headers = oauth.client_with(["client:update", "rule:read"])
     url = f"{CLIENTS}/{target['client_id']}"
-    _assert_error(oauth.http.get(url, headers=headers), 403)
-    _assert_error(oauth.http.get(url), 401)
+    assert_error(oauth.http.get(url, headers=headers), 403)
+    assert_error(oauth.http.get(url), 401)
 
 
 # -- PUT /oauth/client/<id> ----------------------------------------------------
@@ -285,7 +273,7 @@ def test_update_with_unknown_scope_is_422_naming_it(oauth: OAuth) -> None:
         json={"scopes": ["rule:read", "no:such"], "name": "x"},
         headers=oauth.root_headers(),
     )
-    body = _assert_error(response, 422)
+    body = assert_error(response, 422)
     assert "no:such" in body["error_description"]
     assert oauth.snapshot() == before
 
@@ -301,7 +289,7 @@ def test_update_granting_a_scope_the_caller_lacks_is_403_naming_it(
         json={"scopes": ["rule:read", "policy:read"]},
         headers=headers,
     )
-    body = _assert_error(response, 403)
+    body = assert_error(response, 403)
     assert "policy:read" in body["error_description"]
     assert "rule:read" not in body["error_description"]
     assert oauth.snapshot() == before
@@ -321,7 +309,7 @@ def test_update_of_a_stronger_client_is_403_and_changes_nothing(oauth: OAuth) ->
         response = oauth.http.put(
             f"{CLIENTS}/{target['client_id']}", json=body, headers=headers
         )
-        error = _assert_error(response, 403)
+        error = assert_error(response, 403)
         assert "policy:read" in error["error_description"]
     assert oauth.snapshot() == before
 
@@ -343,8 +331,8 @@ def test_update_needs_client_update(oauth: OAuth) -> None:
     _, _, headers = oauth.client_with(["client:read", "client:create", "rule:read"])
     url = f"{CLIENTS}/{target['client_id']}"
     before = oauth.snapshot()
-    _assert_error(oauth.http.put(url, json={"name": "x"}, headers=headers), 403)
-    _assert_error(oauth.http.put(url, json={"name": "x"}), 401)
+    assert_error(oauth.http.put(url, json={"name": "x"}, headers=headers), 403)
+    assert_error(oauth.http.put(url, json={"name": "x"}), 401)
     assert oauth.snapshot() == before
 
 
@@ -357,7 +345,7 @@ def test_update_of_unknown_root_or_malformed_id_is_404(
     response = oauth.http.put(
         f"{CLIENTS}/{client_id}", json={"name": "x"}, headers=oauth.root_headers()
     )
-    _assert_error(response, 404)
+    assert_error(response, 404)
     assert oauth.snapshot() == before
 
 
@@ -439,7 +427,7 @@ def test_weaker_caller_cannot_rotate_a_stronger_clients_secret(oauth: OAuth) -> 
     response = oauth.http.post(
         f"{CLIENTS}/{target['client_id']}/secret", headers=headers
     )
-    body = _assert_error(response, 403)
+    body = assert_error(response, 403)
     assert "client_secret" not in body
     assert "client:create" in body["error_description"]
     assert oauth.snapshot() == before
@@ -451,8 +439,8 @@ def test_rotation_needs_client_update(oauth: OAuth) -> None:
     _, _, headers = oauth.client_with(["client:read", "client:create", "rule:read"])
     url = f"{CLIENTS}/{target['client_id']}/secret"
     before = oauth.snapshot()
-    _assert_error(oauth.http.post(url, headers=headers), 403)
-    _assert_error(oauth.http.post(url), 401)
+    assert_error(oauth.http.post(url, headers=headers), 403)
+    assert_error(oauth.http.post(url), 401)
     assert oauth.snapshot() == before
     assert _token_status(oauth, target["client_id"], target["client_secret"]) == 200
 
@@ -464,7 +452,7 @@ def test_rotation_of_unknown_root_or_malformed_id_is_404(
     response = oauth.http.post(
         f"{CLIENTS}/{client_id}/secret", headers=oauth.root_headers()
     )
-    body = _assert_error(response, 404)
+    body = assert_error(response, 404)
     assert "client_secret" not in body
 
 
@@ -484,8 +472,8 @@ def test_get_scopes_needs_client_read(oauth: OAuth) -> None:
     created = oauth.create_client(["rule:read"])
     _, _, headers = oauth.client_with(["client:update", "rule:read"])
     url = f"{CLIENTS}/{created['client_id']}/scope"
-    _assert_error(oauth.http.get(url, headers=headers), 403)
-    _assert_error(oauth.http.get(url), 401)
+    assert_error(oauth.http.get(url, headers=headers), 403)
+    assert_error(oauth.http.get(url), 401)
 
 
 def test_put_scopes_replaces_them(oauth: OAuth) -> None:
@@ -519,7 +507,7 @@ def test_put_scopes_beyond_the_caller_is_403(oauth: OAuth) -> None:
         json=["rule:read", "policy:read"],
         headers=headers,
     )
-    body = _assert_error(response, 403)
+    body = assert_error(response, 403)
     assert "policy:read" in body["error_description"]
     assert oauth.snapshot() == before
 
@@ -531,7 +519,7 @@ def test_put_scopes_on_a_stronger_client_is_403(oauth: OAuth) -> None:
     response = oauth.http.put(
         f"{CLIENTS}/{target['client_id']}/scope", json=["rule:read"], headers=headers
     )
-    body = _assert_error(response, 403)
+    body = assert_error(response, 403)
     assert "policy:read" in body["error_description"]
     assert oauth.snapshot() == before
 
@@ -556,7 +544,7 @@ def test_put_scopes_unknown_is_422_naming_it(oauth: OAuth) -> None:
         json=["rule:read", "made:up"],
         headers=oauth.root_headers(),
     )
-    body = _assert_error(response, 422)
+    body = assert_error(response, 422)
     assert "made:up" in body["error_description"]
     assert oauth.snapshot() == before
 
@@ -581,8 +569,8 @@ def test_put_scopes_needs_client_update(oauth: OAuth) -> None:
     _, _, headers = oauth.client_with(["client:read", "rule:read"])
     url = f"{CLIENTS}/{target['client_id']}/scope"
     before = oauth.snapshot()
-    _assert_error(oauth.http.put(url, json=[], headers=headers), 403)
-    _assert_error(oauth.http.put(url, json=[]), 401)
+    assert_error(oauth.http.put(url, json=[], headers=headers), 403)
+    assert_error(oauth.http.put(url, json=[]), 401)
     assert oauth.snapshot() == before
 
 
@@ -592,8 +580,8 @@ def test_scope_routes_of_unknown_root_or_malformed_id_are_404(
 ) -> None:
     headers = oauth.root_headers()
     before = oauth.snapshot()
-    _assert_error(oauth.http.get(f"{CLIENTS}/{client_id}/scope", headers=headers), 404)
-    _assert_error(
+    assert_error(oauth.http.get(f"{CLIENTS}/{client_id}/scope", headers=headers), 404)
+    assert_error(
         oauth.http.put(f"{CLIENTS}/{client_id}/scope", json=[], headers=headers), 404
     )
     assert oauth.snapshot() == before
@@ -609,14 +597,14 @@ def test_delete_removes_the_client_and_its_credentials(oauth: OAuth) -> None:
     url = f"{CLIENTS}/{created['client_id']}"
     response = oauth.http.delete(url, headers=headers)
     assert response.status_code in (200, 204)
-    _assert_error(oauth.http.get(url, headers=headers), 404)
+    assert_error(oauth.http.get(url, headers=headers), 404)
     assert _token_status(oauth, created["client_id"], created["client_secret"]) == 401
     # A token issued before the deletion stops working (§5.4).
-    _assert_error(
+    assert_error(
         oauth.http.get("/api/v1/rule", headers=victim_headers), 401, "invalid_token"
     )
     assert oauth.snapshot() == []
-    _assert_error(oauth.http.delete(url, headers=headers), 404)
+    assert_error(oauth.http.delete(url, headers=headers), 404)
 
 
 def test_delete_leaves_other_clients_alone(oauth: OAuth) -> None:
@@ -633,7 +621,7 @@ def test_weaker_caller_cannot_delete_a_stronger_client(oauth: OAuth) -> None:
     _, _, headers = oauth.client_with(["client:delete", "rule:read"])
     before = oauth.snapshot()
     response = oauth.http.delete(f"{CLIENTS}/{target['client_id']}", headers=headers)
-    body = _assert_error(response, 403)
+    body = assert_error(response, 403)
     assert "policy:read" in body["error_description"]
     assert oauth.snapshot() == before
     assert (
@@ -649,8 +637,8 @@ def test_delete_needs_client_delete(oauth: OAuth) -> None:
     _, _, headers = oauth.client_with(["client:read", "client:update", "rule:read"])
     url = f"{CLIENTS}/{target['client_id']}"
     before = oauth.snapshot()
-    _assert_error(oauth.http.delete(url, headers=headers), 403)
-    _assert_error(oauth.http.delete(url), 401)
+    assert_error(oauth.http.delete(url, headers=headers), 403)
+    assert_error(oauth.http.delete(url), 401)
     assert oauth.snapshot() == before
 
 
@@ -661,7 +649,7 @@ def test_delete_of_unknown_root_or_malformed_id_is_404(
     oauth.create_client(["rule:read"])
     before = oauth.snapshot()
     response = oauth.http.delete(f"{CLIENTS}/{client_id}", headers=oauth.root_headers())
-    _assert_error(response, 404)
+    assert_error(response, 404)
     assert oauth.snapshot() == before
 
 
@@ -681,8 +669,8 @@ def test_scope_list_is_every_registered_scope_sorted(oauth: OAuth) -> None:
 
 def test_scope_list_needs_scope_read(oauth: OAuth) -> None:
     _, _, headers = oauth.client_with(["client:read", "rule:read"])
-    _assert_error(oauth.http.get(SCOPES, headers=headers), 403)
-    _assert_error(oauth.http.get(SCOPES), 401)
+    assert_error(oauth.http.get(SCOPES, headers=headers), 403)
+    assert_error(oauth.http.get(SCOPES), 401)
     _, _, reader = oauth.client_with(["scope:read"])
     response = oauth.http.get(SCOPES, headers=reader)
     assert response.status_code == 200
@@ -722,9 +710,9 @@ def test_every_client_route_refuses_bad_tokens_with_json(
             json={"name": "x"} if method == "PUT" and path == "/{id}" else [],
             headers=headers,
         )
-        _assert_error(response, status)
+        assert_error(response, status)
     response = oauth.http.open(url, method=method, json=[], headers=unrelated)
-    _assert_error(response, 403, "insufficient_scope")
+    assert_error(response, 403, "insufficient_scope")
     assert oauth.snapshot() == before
 
 
@@ -735,4 +723,4 @@ def test_token_of_a_client_without_scopes_is_valid_but_insufficient(
     _, _, nothing = oauth.client_with([])
     for method, url in [("GET", CLIENTS), ("GET", SCOPES), ("GET", "/api/v1/rule")]:
         response = oauth.http.open(url, method=method, headers=nothing)
-        _assert_error(response, 403, "insufficient_scope")
+        assert_error(response, 403, "insufficient_scope")

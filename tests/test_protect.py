@@ -21,19 +21,12 @@ from fides_oauth import require_scopes
 from tests.conftest import ROOT_ID
 from tests.conftest import ROOT_SECRET
 from tests.conftest import OAuth
+from tests.conftest import assert_error
 from tests.conftest import basic
 from tests.conftest import bearer
 
 POLICY = "/api/v1/policy"
 RULE = "/api/v1/rule"
-
-
-def _assert_error(response: Any, status: int, error: str) -> None:
-    assert response.status_code == status
-    assert response.mimetype == "application/json"
-    body = response.get_json()
-    assert body["error"] == error
-    assert isinstance(body["error_description"], str) and body["error_description"]
 
 
 def _b64(data: bytes | dict[str, Any]) -> str:
@@ -164,7 +157,7 @@ def test_bad_token_is_401_invalid_token(
 ) -> None:
     token = build(policy_token, _segment(policy_token, 1), SIGNING_KEY)
     response = oauth.http.get(POLICY, headers=bearer(token))
-    _assert_error(response, 401, "invalid_token")
+    assert_error(response, 401, "invalid_token")
     assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
 
 
@@ -175,7 +168,7 @@ def test_token_of_a_deleted_client_is_401_invalid_token(oauth: OAuth) -> None:
         oauth.url(f"/oauth/client/{client_id}"), headers=oauth.root_headers()
     )
     assert deleted.status_code in (200, 204)
-    _assert_error(oauth.http.get(POLICY, headers=headers), 401, "invalid_token")
+    assert_error(oauth.http.get(POLICY, headers=headers), 401, "invalid_token")
 
 
 def test_token_of_one_app_is_refused_by_another(make_app: Any, tmp_path: Any) -> None:
@@ -187,14 +180,14 @@ def test_token_of_one_app_is_refused_by_another(make_app: Any, tmp_path: Any) ->
     token = first.root_token()
     assert first.http.get(POLICY, headers=bearer(token)).status_code == 200
     assert second.http.get(POLICY, headers=second.root_headers()).status_code == 200
-    _assert_error(second.http.get(POLICY, headers=bearer(token)), 401, "invalid_token")
+    assert_error(second.http.get(POLICY, headers=bearer(token)), 401, "invalid_token")
 
 
 def test_token_without_the_routes_scope_is_403_insufficient_scope(oauth: OAuth) -> None:
     _, _, headers = oauth.client_with(["rule:read"])
     assert oauth.http.get(RULE, headers=headers).status_code == 200
     response = oauth.http.get(POLICY, headers=headers)
-    _assert_error(response, 403, "insufficient_scope")
+    assert_error(response, 403, "insufficient_scope")
     challenge = response.headers["WWW-Authenticate"]
     assert 'error="insufficient_scope"' in challenge
     assert 'scope="policy:read"' in challenge
@@ -209,7 +202,7 @@ def test_removing_a_scope_takes_effect_on_an_issued_token_at_once(oauth: OAuth) 
         headers=oauth.root_headers(),
     )
     assert response.status_code == 200
-    _assert_error(oauth.http.get(POLICY, headers=headers), 403, "insufficient_scope")
+    assert_error(oauth.http.get(POLICY, headers=headers), 403, "insufficient_scope")
     assert oauth.http.get(RULE, headers=headers).status_code == 200
 
 
@@ -222,7 +215,7 @@ def test_removing_a_scope_through_client_update_takes_effect_too(oauth: OAuth) -
     )
     assert response.status_code == 200
     assert oauth.http.get(POLICY, headers=headers).status_code == 200
-    _assert_error(oauth.http.get(RULE, headers=headers), 403, "insufficient_scope")
+    assert_error(oauth.http.get(RULE, headers=headers), 403, "insufficient_scope")
 
 
 def test_re_adding_a_scope_does_not_widen_a_token_narrowed_at_issuance(
@@ -238,7 +231,7 @@ def test_re_adding_a_scope_does_not_widen_a_token_narrowed_at_issuance(
     )
     both = ["policy:read", "rule:read"]
     assert oauth.http.put(scope_url, json=both, headers=root).status_code == 200
-    _assert_error(oauth.http.get(POLICY, headers=narrow), 403, "insufficient_scope")
+    assert_error(oauth.http.get(POLICY, headers=narrow), 403, "insufficient_scope")
     assert oauth.http.get(RULE, headers=narrow).status_code == 200
 
 
@@ -282,7 +275,7 @@ def test_require_scopes_needs_every_listed_scope(custom: OAuth) -> None:
     for held in (["policy:read"], ["rule:read"], []):
         _, _, headers = custom.client_with(held)
         response = custom.http.get("/both", headers=headers)
-        _assert_error(response, 403, "insufficient_scope")
+        assert_error(response, 403, "insufficient_scope")
         assert 'scope="policy:read rule:read"' in response.headers["WWW-Authenticate"]
     _, _, headers = custom.client_with(["policy:read", "rule:read"])
     assert custom.http.get("/both", headers=headers).status_code == 200
@@ -294,9 +287,7 @@ def test_require_scopes_without_scopes_asks_for_a_valid_token_only(
     _, _, headers = custom.client_with([])
     assert custom.http.get("/any", headers=headers).status_code == 200
     assert custom.http.get("/any").status_code == 401
-    _assert_error(
-        custom.http.get("/any", headers=bearer("x.y.z")), 401, "invalid_token"
-    )
+    assert_error(custom.http.get("/any", headers=bearer("x.y.z")), 401, "invalid_token")
 
 
 def test_current_client_gives_the_callers_id_and_effective_scopes(
@@ -393,7 +384,7 @@ def test_odd_authorization_header_is_401_json(oauth: OAuth, authorization: str) 
 
 def test_over_long_bearer_token_is_invalid_token(oauth: OAuth) -> None:
     response = oauth.http.get(POLICY, headers=bearer("a" * 20_000))
-    _assert_error(response, 401, "invalid_token")
+    assert_error(response, 401, "invalid_token")
 
 
 def test_client_credentials_are_not_a_bearer_token(oauth: OAuth) -> None:

@@ -12,6 +12,7 @@ import pytest
 from tests.conftest import ROOT_ID
 from tests.conftest import ROOT_SECRET
 from tests.conftest import OAuth
+from tests.conftest import assert_error
 from tests.conftest import basic
 
 TOKEN = "/api/v1/oauth/token"
@@ -20,14 +21,6 @@ TOKEN = "/api/v1/oauth/token"
 def _segment(token: str, index: int) -> dict[str, Any]:
     part = token.split(".")[index]
     return dict(json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))))
-
-
-def _assert_error(response: Any, status: int, error: str) -> None:
-    assert response.status_code == status
-    assert response.mimetype == "application/json"
-    body = response.get_json()
-    assert body["error"] == error
-    assert isinstance(body["error_description"], str) and body["error_description"]
 
 
 def test_client_secret_post_gets_a_bearer_token(oauth: OAuth) -> None:
@@ -79,7 +72,7 @@ def test_other_grant_types_are_unsupported(oauth: OAuth, grant_type: str) -> Non
             "client_secret": ROOT_SECRET,
         },
     )
-    _assert_error(response, 400, "unsupported_grant_type")
+    assert_error(response, 400, "unsupported_grant_type")
 
 
 def test_requested_scope_narrows_the_token(oauth: OAuth) -> None:
@@ -111,7 +104,7 @@ def test_scope_beyond_the_clients_is_invalid_scope(oauth: OAuth, scope: str) -> 
             "scope": scope,
         },
     )
-    _assert_error(response, 400, "invalid_scope")
+    assert_error(response, 400, "invalid_scope")
 
 
 def test_client_without_scopes_gets_an_empty_scope(oauth: OAuth) -> None:
@@ -201,7 +194,7 @@ def test_root_token_carries_every_registered_scope(oauth: OAuth) -> None:
 )
 def test_bad_credentials_are_invalid_client(oauth: OAuth, data: dict[str, str]) -> None:
     response = oauth.http.post(TOKEN, data=data)
-    _assert_error(response, 401, "invalid_client")
+    assert_error(response, 401, "invalid_client")
 
 
 def test_wrong_secret_of_a_stored_client_is_invalid_client(oauth: OAuth) -> None:
@@ -212,7 +205,7 @@ def test_wrong_secret_of_a_stored_client_is_invalid_client(oauth: OAuth) -> None
         (basic(created["client_id"], created["client_secret"] + "x"), {}),
     ]:
         response = oauth.http.post(TOKEN, data=data, headers=headers)
-        _assert_error(response, 401, "invalid_client")
+        assert_error(response, 401, "invalid_client")
 
 
 def test_over_long_secret_that_starts_with_the_right_one_is_refused(
@@ -225,7 +218,7 @@ def test_over_long_secret_that_starts_with_the_right_one_is_refused(
         TOKEN,
         data={"client_id": created["client_id"], "client_secret": padded + "tail"},
     )
-    _assert_error(response, 401, "invalid_client")
+    assert_error(response, 401, "invalid_client")
 
 
 @pytest.mark.parametrize(
@@ -242,7 +235,7 @@ def test_over_long_secret_that_starts_with_the_right_one_is_refused(
 )
 def test_odd_basic_headers_are_invalid_client(oauth: OAuth, authorization: str) -> None:
     response = oauth.http.post(TOKEN, data={}, headers={"Authorization": authorization})
-    _assert_error(response, 401, "invalid_client")
+    assert_error(response, 401, "invalid_client")
 
 
 def test_basic_failure_challenges_with_basic(oauth: OAuth) -> None:
@@ -257,19 +250,19 @@ def test_non_utf8_form_body_is_invalid_client(oauth: OAuth) -> None:
         data=b"client_id=%ff%fe&client_secret=\xff\xfe\x00",
         content_type="application/x-www-form-urlencoded",
     )
-    _assert_error(response, 401, "invalid_client")
+    assert_error(response, 401, "invalid_client")
 
 
 def test_credentials_in_the_query_string_are_not_accepted(oauth: OAuth) -> None:
     response = oauth.http.post(
         TOKEN + f"?client_id={ROOT_ID}&client_secret={ROOT_SECRET}"
     )
-    _assert_error(response, 401, "invalid_client")
+    assert_error(response, 401, "invalid_client")
 
 
 def test_wrong_method_is_json_405(oauth: OAuth) -> None:
     response = oauth.http.get(TOKEN)
-    _assert_error(response, 405, "method_not_allowed")
+    assert_error(response, 405, "method_not_allowed")
     assert response.headers["Allow"] == "POST"
 
 
@@ -277,7 +270,7 @@ def test_huge_form_is_413(oauth: OAuth) -> None:
     response = oauth.http.post(
         TOKEN, data={"client_id": ROOT_ID, "client_secret": "x" * 200_000}
     )
-    _assert_error(response, 413, "invalid_request")
+    assert_error(response, 413, "invalid_request")
 
 
 def test_plain_http_to_a_remote_host_is_refused(oauth: OAuth) -> None:
@@ -287,7 +280,7 @@ def test_plain_http_to_a_remote_host_is_refused(oauth: OAuth) -> None:
         data={"client_id": ROOT_ID, "client_secret": ROOT_SECRET},
         base_url="http://api.example.org",
     )
-    _assert_error(response, 400, "insecure_transport")
+    assert_error(response, 400, "insecure_transport")
     response = oauth.http.post(
         TOKEN,
         data={"client_id": ROOT_ID, "client_secret": ROOT_SECRET},

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
+from tests.conftest import FakeClock
 from tests.conftest import OAuth
 from tests.conftest import basic
 
@@ -77,20 +80,14 @@ def test_inactive_tokens_answer_active_false_only(
     assert _introspect(oauth, introspector, other_token) == {"active": False}
 
 
-def test_expired_token_is_inactive(make_app: object) -> None:
-    from typing import Any
-
-    app: Any = make_app(FIDES_OAUTH_ACCESS_TOKEN_EXPIRE_MINUTES=1)  # type: ignore[operator]
+def test_expired_token_is_inactive(make_app: Any, clock: FakeClock) -> None:
+    app = make_app(clock=clock, FIDES_OAUTH_ACCESS_TOKEN_EXPIRE_MINUTES=1)
     oauth = OAuth(app, app.test_client())
     headers = basic(*oauth.client_with(["token:introspect"])[:2])
     token = oauth.root_token()
-    import time as real_time
-    from unittest import mock
-
-    later = real_time.time() + 120
-    with mock.patch("joserfc._rfc7519.claims.time.time", return_value=later):
-        body = _introspect(oauth, headers, token)
-    assert body == {"active": False}
+    assert _introspect(oauth, headers, token)["active"] is True
+    clock.advance(120)
+    assert _introspect(oauth, headers, token) == {"active": False}
 
 
 def test_introspection_needs_the_token_introspect_scope(oauth: OAuth) -> None:

@@ -12,8 +12,12 @@ import unicodedata
 from collections.abc import Iterable
 from collections.abc import Mapping
 from dataclasses import dataclass
+from dataclasses import field
 from typing import Any
 
+from .client_metadata import FIELDS as METADATA_FIELDS
+from .client_metadata import MetadataChanges
+from .client_metadata import parse_metadata
 from .errors import UnknownScopesError
 from .errors import UnprocessableError
 from .models import DESCRIPTION_MAX_LENGTH
@@ -52,6 +56,7 @@ class ClientSpec:
     scopes: list[str]
     name: str | None = None
     description: str | None = None
+    metadata: MetadataChanges = field(default_factory=MetadataChanges)
 
 
 _UNSET: Any = object()
@@ -64,6 +69,7 @@ class ClientChanges:
     scopes: list[str] | None = None
     name: str | None = _UNSET
     description: str | None = _UNSET
+    metadata: MetadataChanges = field(default_factory=MetadataChanges)
 
     @property
     def changes_name(self) -> bool:
@@ -133,7 +139,9 @@ def _check_keys(data: Mapping[str, Any], allowed: Iterable[str]) -> None:
         )
 
 
-def parse_create_body(data: Any, registry: ScopeRegistry) -> ClientSpec:
+def parse_create_body(
+    data: Any, registry: ScopeRegistry, allow_loopback_http: bool = False
+) -> ClientSpec:
     """``["a", "b"]`` (Fides' documentation) or
     ``{"scopes": [...], "name": ..., "description": ...}`` (current Fides)."""
     if isinstance(data, list):
@@ -142,7 +150,7 @@ def parse_create_body(data: Any, registry: ScopeRegistry) -> ClientSpec:
         raise UnprocessableError(
             "The body must be a JSON array of scopes or an object with 'scopes'."
         )
-    _check_keys(data, ("scopes", "name", "description"))
+    _check_keys(data, ("scopes", "name", "description", *METADATA_FIELDS))
     if "scopes" not in data:
         raise UnprocessableError("'scopes' is required (it may be []).")
     return ClientSpec(
@@ -151,17 +159,21 @@ def parse_create_body(data: Any, registry: ScopeRegistry) -> ClientSpec:
         description=_text_field(
             data.get("description"), "description", DESCRIPTION_MAX_LENGTH
         ),
+        metadata=parse_metadata(data, allow_loopback_http),
     )
 
 
-def parse_update_body(data: Any, registry: ScopeRegistry) -> ClientChanges:
+def parse_update_body(
+    data: Any, registry: ScopeRegistry, allow_loopback_http: bool = False
+) -> ClientChanges:
     if not isinstance(data, dict):
         raise UnprocessableError(
             "The body must be a JSON object with any of 'name', 'description', "
             "'scopes'."
         )
-    _check_keys(data, ("scopes", "name", "description"))
+    _check_keys(data, ("scopes", "name", "description", *METADATA_FIELDS))
     return ClientChanges(
+        metadata=parse_metadata(data, allow_loopback_http),
         scopes=parse_scopes(data["scopes"], registry) if "scopes" in data else None,
         name=(_name(data["name"]) if "name" in data else _UNSET),
         description=(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from datetime import timezone
@@ -21,6 +22,11 @@ from sqlalchemy.orm import Session
 
 from .bodies import ClientSpec
 from .bodies import Rotation
+from .client_metadata import KEY_METHOD
+from .client_metadata import SECRET_METHODS
+from .client_metadata import Resolved
+from .client_metadata import resolve
+from .errors import FidesOAuthError
 from .errors import ForbiddenScopesError
 from .hashing import SecretHasher
 from .hashing import generate_client_id
@@ -56,12 +62,23 @@ class ClientRecord:
     """
 
     client_id: str
-    secret_hash: str
+    #: None for a private_key_jwt client.
+    secret_hash: str | None
     scopes: frozenset[str]
     is_root: bool = False
     previous_secret_hash: str | None = None
     previous_secret_expires_at: float | None = None
     token_generation: int = 0
+    auth_method: str = SECRET_METHODS[0]
+    jwks: Mapping[str, Any] | None = None
+    jwks_uri: str | None = None
+    #: Seconds; None: the app's lifetime.
+    access_token_lifetime: int | None = None
+    dpop_bound_access_tokens: bool = False
+
+    @property
+    def uses_keys(self) -> bool:
+        return self.auth_method == KEY_METHOD
 
     def __repr__(self) -> str:
         return f"<ClientRecord {self.client_id}{' (root)' if self.is_root else ''}>"
@@ -85,9 +102,11 @@ class ClientRecord:
         return " ".join(normalize_scopes(requested))
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
-        # Every method the server registered (client_auth.METHODS) serves
-        # every client at these endpoints.
-        return endpoint in _ENDPOINTS
+        # Fail closed: a key client signs assertions, a secret client (either
+        # secret method) presents its secret; never the other way round.
+        if endpoint not in _ENDPOINTS:
+            return False
+        return method == KEY_METHOD if self.uses_keys else method in SECRET_METHODS
 
     def check_grant_type(self, grant_type: str) -> bool:
         return grant_type == _GRANT_TYPE
@@ -121,8 +140,9 @@ def create_client(
     spec: ClientSpec,
     created_by: str,
     reserved_ids: Iterable[str] = (),
-) -> tuple[OAuthClient, str]:
-    """Add a client to the session; returns it and its plaintext secret.
+) -> tuple[OAuthClient, str | None]:
+    """Add a client to the session; returns it and its plaintext secret
+    (None for a private_key_jwt client, which has none).
 
     The caller commits. The secret is returned here and never again.
     """
@@ -130,17 +150,41 @@ def create_client(
     client_id = generate_client_id()
     while client_id in reserved:  # pragma: no cover - 2**-128
         client_id = generate_client_id()
-    secret = generate_client_secret()
+    metadata = resolve(None, spec.metadata)
+    secret = None if metadata.method == KEY_METHOD else generate_client_secret()
     client = OAuthClient(
         id=client_id,
-        secret_hash=hasher.hash(secret),
+        secret_hash=hasher.hash(secret) if secret is not None else None,
         scopes=spec.scopes,
         name=spec.name,
         description=spec.description,
         created_by=created_by,
     )
+    apply_metadata(client, metadata)
     session.add(client)
     return client, secret
+
+
+def current_metadata(client: OAuthClient) -> Resolved:
+    return Resolved(
+        client.token_endpoint_auth_method,
+        client.jwks,
+        client.jwks_uri,
+        client.access_token_lifetime,
+        bool(client.dpop_bound_access_tokens),
+    )
+
+
+def apply_metadata(client: OAuthClient, metadata: Resolved) -> None:
+    if metadata.method == KEY_METHOD:  # no secret, not even in a grace period
+        client.secret_hash = None
+        client.previous_secret_hash = None
+        client.previous_secret_expires_at = None
+    client.token_endpoint_auth_method = metadata.method
+    client.jwks = metadata.jwks
+    client.jwks_uri = metadata.jwks_uri
+    client.access_token_lifetime = metadata.lifetime
+    client.dpop_bound_access_tokens = metadata.dpop
 
 
 def rotate_secret(
@@ -150,8 +194,14 @@ def rotate_secret(
 
     With a grace period the replaced secret keeps working until it ends; a
     rotation during a grace period ends the older grace (only the secret
-    being replaced now is kept).
+    being replaced now is kept). A private_key_jwt client has no secret to
+    rotate (400).
     """
+    if client.token_endpoint_auth_method == KEY_METHOD:
+        raise FidesOAuthError(
+            "A private_key_jwt client has no secret to rotate; change its keys "
+            "with PUT instead."
+        )
     secret = generate_client_secret()
     if rotation.grace_seconds:
         client.previous_secret_hash = client.secret_hash
@@ -208,6 +258,11 @@ def serialize_client(client: OAuthClient) -> dict[str, Any]:
         "description": client.description,
         "scopes": list(client.scopes),
         "created_by": client.created_by,
+        "token_endpoint_auth_method": client.token_endpoint_auth_method,
+        "jwks": client.jwks,
+        "jwks_uri": client.jwks_uri,
+        "access_token_lifetime": client.access_token_lifetime,
+        "dpop_bound_access_tokens": bool(client.dpop_bound_access_tokens),
         "created_at": _iso(client.created_at),
         "updated_at": _iso(client.updated_at),
     }

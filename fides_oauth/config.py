@@ -58,6 +58,12 @@ DEFAULTS: Mapping[str, Any] = {
     # already checked with bcrypt (entries, least recently used evicted).
     "FIDES_OAUTH_TOKEN_CACHE_SIZE": 10_000,
     "FIDES_OAUTH_CREDENTIAL_CACHE_SIZE": 1_024,
+    # Allow http://127.0.0.1... as a client's jwks_uri (tests only).
+    "FIDES_OAUTH_JWKS_URI_ALLOW_LOOPBACK_HTTP": False,
+    # "strict" (RFC 10070): a client assertion's aud is the issuer, as a
+    # string; "legacy" also accepts the token endpoint URL or a one-element
+    # array.
+    "FIDES_OAUTH_CLIENT_ASSERTION_AUDIENCE": "strict",
     # Where the ephemeral shared state lives (failure counters, known
     # sources): None, the SQL database; redis://host:port/db, a Redis server.
     "FIDES_OAUTH_STORAGE_URI": None,
@@ -89,6 +95,8 @@ class OAuthConfig:
     trusted_source_seconds: int = 30 * 86400
     #: May carry a password: never shown in the repr.
     storage_uri: str | None = None
+    jwks_uri_allow_loopback: bool = False
+    legacy_assertion_audience: bool = False
     server_metadata: bool = True
     token_cache_size: int = 10_000
     credential_cache_size: int = 1_024
@@ -206,6 +214,16 @@ def _storage_uri(config: Mapping[str, Any]) -> str | None:
     return value
 
 
+def _assertion_audience(config: Mapping[str, Any]) -> bool:
+    value = _get(config, "FIDES_OAUTH_CLIENT_ASSERTION_AUDIENCE")
+    if value not in ("strict", "legacy"):
+        raise RuntimeError(
+            'FIDES_OAUTH_CLIENT_ASSERTION_AUDIENCE must be "strict" (the issuer '
+            'alone, RFC 10070) or "legacy".'
+        )
+    return bool(value == "legacy")
+
+
 def load_config(config: Mapping[str, Any]) -> tuple[OAuthConfig, Secrets]:
     """Validate an app's configuration.
 
@@ -253,6 +271,10 @@ def load_config(config: Mapping[str, Any]) -> tuple[OAuthConfig, Secrets]:
         trusted_source_seconds=86400
         * _int(config, "FIDES_OAUTH_TRUSTED_SOURCE_DAYS", 0, 3650),
         storage_uri=_storage_uri(config),
+        jwks_uri_allow_loopback=_bool(
+            config, "FIDES_OAUTH_JWKS_URI_ALLOW_LOOPBACK_HTTP"
+        ),
+        legacy_assertion_audience=_assertion_audience(config),
         server_metadata=_bool(config, "FIDES_OAUTH_SERVER_METADATA"),
         token_cache_size=_int(config, "FIDES_OAUTH_TOKEN_CACHE_SIZE", 0, 10**7),
         credential_cache_size=_int(

@@ -28,6 +28,7 @@ from . import clients
 from .bodies import ClientChanges
 from .bodies import ClientSpec
 from .bodies import Rotation
+from .client_metadata import resolve
 from .hashing import SecretHasher
 from .models import OAuthClient
 from .models import utcnow
@@ -98,8 +99,9 @@ class Management:
 
     # -- changes -----------------------------------------------------------
 
-    def create(self, actor: Actor, spec: ClientSpec) -> tuple[OAuthClient, str]:
-        """A new client and its secret, returned here and never again."""
+    def create(self, actor: Actor, spec: ClientSpec) -> tuple[OAuthClient, str | None]:
+        """A new client and its secret, returned here and never again (None
+        for a private_key_jwt client: it has no secret)."""
         _ensure_holds(actor, spec.scopes, "grant those scopes")
         client, secret = clients.create_client(
             self._store.session(),
@@ -116,6 +118,8 @@ class Management:
         self, actor: Actor, client_id: str, changes: ClientChanges
     ) -> OAuthClient:
         client = self._target(actor, client_id, "change this client")
+        metadata = resolve(clients.current_metadata(client), changes.metadata)
+        clients.apply_metadata(client, metadata)
         if changes.scopes is not None:
             _ensure_holds(actor, changes.scopes, "grant those scopes")
             client.scopes = changes.scopes

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 from datetime import datetime
 from datetime import timezone
+from typing import Any
 
 from sqlalchemy import JSON
 from sqlalchemy import BigInteger
+from sqlalchemy import Boolean
 from sqlalchemy import DateTime
 from sqlalchemy import Float
 from sqlalchemy import Integer
 from sqlalchemy import MetaData
 from sqlalchemy import String
 from sqlalchemy import Text
+from sqlalchemy import false
 from sqlalchemy import text
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.orm import Mapped
@@ -30,6 +33,7 @@ __all__ = [
     "KnownSource",
     "OAuthClient",
     "RevokedToken",
+    "SeenAssertion",
     "SigningKey",
     "metadata",
     "utcnow",
@@ -46,6 +50,8 @@ metadata = MetaData(
 )
 
 NAME_MAX_LENGTH = 200
+JWKS_URI_MAX_LENGTH = 2048
+SECRET_BASIC = "client_secret_basic"  # noqa: S105 - a method name
 DESCRIPTION_MAX_LENGTH = 2000
 
 
@@ -63,7 +69,8 @@ class OAuthClient(Base):
     __tablename__ = "fides_oauth_clients"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    secret_hash: Mapped[str] = mapped_column(String(60))
+    #: None for a client that authenticates with a signed assertion.
+    secret_hash: Mapped[str | None] = mapped_column(String(60), nullable=True)
     scopes: Mapped[list[str]] = mapped_column(JSON)
     name: Mapped[str | None] = mapped_column(String(NAME_MAX_LENGTH), default=None)
     description: Mapped[str | None] = mapped_column(
@@ -87,6 +94,19 @@ class OAuthClient(Base):
     version: Mapped[int] = mapped_column(Integer, server_default=text("1"))
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy's hook
+    #: RFC 7591 metadata (CONTRACT §7): how the client authenticates, its
+    #: public keys (inline or by URL), its tokens' lifetime, DPoP binding.
+    token_endpoint_auth_method: Mapped[str] = mapped_column(
+        String(32), default=SECRET_BASIC, server_default=SECRET_BASIC
+    )
+    jwks: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    jwks_uri: Mapped[str | None] = mapped_column(
+        String(JWKS_URI_MAX_LENGTH), default=None
+    )
+    access_token_lifetime: Mapped[int | None] = mapped_column(Integer, default=None)
+    dpop_bound_access_tokens: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, index=True
     )
@@ -161,6 +181,21 @@ class KnownSource(Base):
 
     def __repr__(self) -> str:
         return f"<KnownSource {self.key[:12]}>"
+
+
+class SeenAssertion(Base):
+    """A client assertion's ``jti``, kept until the assertion expires, so
+    it is accepted once (RFC 7523 §3). The key is
+    ``sha256(namespace + client id + jti)``; the primary key makes the
+    first insert win, atomically, across every worker."""
+
+    __tablename__ = "fides_oauth_seen"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[float] = mapped_column(Float, index=True)
+
+    def __repr__(self) -> str:
+        return f"<SeenAssertion {self.key[:12]}>"
 
 
 class RevokedToken(Base):

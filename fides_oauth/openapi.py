@@ -18,6 +18,9 @@ from .bodies import DEFAULT_PAGE_SIZE
 from .bodies import MAX_PAGE
 from .bodies import MAX_PAGE_SIZE
 from .bodies import MAX_SCOPES_IN_BODY
+from .client_metadata import AUTH_METHODS
+from .client_metadata import KEY_METHOD
+from .client_metadata import LIFETIME_RANGE
 from .keys import ALGORITHM
 from .keys import CURVE
 from .models import DESCRIPTION_MAX_LENGTH
@@ -91,8 +94,40 @@ def _client_properties() -> dict[str, Schema]:
             "type": ["string", "null"],
             "description": "Id of the client that created this one.",
         },
+        **_metadata_properties(),
         "created_at": {"type": "string", "format": "date-time"},
         "updated_at": {"type": "string", "format": "date-time"},
+    }
+
+
+def _metadata_properties() -> dict[str, Schema]:
+    """CONTRACT §7 client metadata, as read and as written."""
+    low, high = LIFETIME_RANGE
+    return {
+        "token_endpoint_auth_method": {
+            "enum": list(AUTH_METHODS),
+            "description": "How the client authenticates at the token endpoint. "
+            f"A {KEY_METHOD} client has no secret.",
+        },
+        "jwks": {
+            "type": ["object", "null"],
+            "description": "The client's public signing keys (a JWK Set, each "
+            f"with a kid); {KEY_METHOD} only.",
+            "required": ["keys"],
+            "properties": {"keys": {"type": "array", "items": {"type": "object"}}},
+        },
+        "jwks_uri": {
+            "type": ["string", "null"],
+            "format": "uri",
+            "description": f"An https URL serving the JWK Set; {KEY_METHOD} only.",
+        },
+        "access_token_lifetime": {
+            "type": ["integer", "null"],
+            "minimum": low,
+            "maximum": high,
+            "description": "Seconds; null: the server's default.",
+        },
+        "dpop_bound_access_tokens": {"type": "boolean"},
     }
 
 
@@ -176,7 +211,8 @@ def _schemas(state: OAuthState) -> dict[str, Schema]:
         "ClientCreated": _object(
             {"client_id": client["client_id"], "client_secret": secret}
             | {k: v for k, v in client.items() if k != "client_id"},
-            ["client_id", "client_secret", *[k for k in client if k != "client_id"]],
+            # No client_secret for a private_key_jwt client: it has none.
+            [k for k in client],
         ),
         "ClientRotated": _object(
             {"client_id": client["client_id"], "client_secret": secret}
@@ -217,6 +253,7 @@ def _schemas(state: OAuthState) -> dict[str, Schema]:
                 "scopes": scope_array,
                 "name": _text(NAME_MAX_LENGTH, "Display name"),
                 "description": _text(DESCRIPTION_MAX_LENGTH, "Free text"),
+                **_metadata_properties(),
             },
             ["scopes"],
         ),
@@ -230,6 +267,7 @@ def _schemas(state: OAuthState) -> dict[str, Schema]:
                 "scopes": scope_array,
                 "name": _text(NAME_MAX_LENGTH, "Display name"),
                 "description": _text(DESCRIPTION_MAX_LENGTH, "Free text"),
+                **_metadata_properties(),
             },
             description="Only the fields present are changed.",
         ),

@@ -44,6 +44,11 @@ _CLIENT_LOOKUP = select(
     OAuthClient.previous_secret_hash,
     OAuthClient.previous_secret_expires_at,
     OAuthClient.token_generation,
+    OAuthClient.token_endpoint_auth_method,
+    OAuthClient.jwks,
+    OAuthClient.jwks_uri,
+    OAuthClient.access_token_lifetime,
+    OAuthClient.dpop_bound_access_tokens,
     _REVOKED.label("revoked"),
 ).where(OAuthClient.id == bindparam("id"))
 #: The root client is not stored: whether the token was revoked, and the
@@ -178,6 +183,11 @@ class Store:
             previous_secret_hash=row["previous_secret_hash"],
             previous_secret_expires_at=row["previous_secret_expires_at"],
             token_generation=row["token_generation"],
+            auth_method=row["token_endpoint_auth_method"],
+            jwks=row["jwks"],
+            jwks_uri=row["jwks_uri"],
+            access_token_lifetime=row["access_token_lifetime"],
+            dpop_bound_access_tokens=bool(row["dpop_bound_access_tokens"]),
         )
         return record, bool(row["revoked"])
 

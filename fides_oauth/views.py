@@ -101,8 +101,12 @@ def _actor() -> Actor:
 @require_scopes(CLIENT_CREATE)
 def create_client() -> Response:
     state = current_state()
-    spec = bodies.parse_create_body(_json_body(), state.core.registry)
+    spec = bodies.parse_create_body(
+        _json_body(), state.core.registry, state.core.config.jwks_uri_allow_loopback
+    )
     client, secret = state.core.management.create(_actor(), spec)
+    if secret is None:  # a private_key_jwt client: nothing secret to show
+        return jsonify({"client_id": client.id} | _public(client))
     return _secret_response(
         {"client_id": client.id, "client_secret": secret} | _public(client)
     )
@@ -148,7 +152,9 @@ def get_client(client_id: str) -> Response:
 @require_scopes(CLIENT_UPDATE)
 def update_client(client_id: str) -> Response:
     state = current_state()
-    changes = bodies.parse_update_body(_json_body(), state.core.registry)
+    changes = bodies.parse_update_body(
+        _json_body(), state.core.registry, state.core.config.jwks_uri_allow_loopback
+    )
     client = state.core.management.update(_actor(), client_id, changes)
     return jsonify(clients.serialize_client(client))
 

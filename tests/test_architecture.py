@@ -18,6 +18,7 @@ CORE = {
     "bodies",
     "cache",
     "client_auth",
+    "client_metadata",
     "clients",
     "config",
     "core",

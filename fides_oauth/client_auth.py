@@ -14,6 +14,7 @@ app).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
@@ -21,6 +22,11 @@ from typing import Any
 
 from authlib.oauth2.rfc6749.util import extract_basic_authorization
 
+from .assertions import ASSERTION_TYPE
+from .assertions import AssertionRejected
+from .assertions import check_assertion
+from .assertions import claimed_issuer
+from .client_metadata import KEY_METHOD
 from .clients import ClientRecord
 from .errors import TooManyAttemptsError
 from .limits import client_key
@@ -28,7 +34,15 @@ from .limits import client_key
 if TYPE_CHECKING:
     from .core import Core
 
-__all__ = ["METHODS", "METHOD_NAMES", "Credentials", "check_credentials"]
+__all__ = [
+    "METHODS",
+    "METHOD_NAMES",
+    "Credentials",
+    "check_assertion_credentials",
+    "check_credentials",
+]
+
+logger = logging.getLogger("fides_oauth")
 
 #: (client id, secret) as presented; either may be missing.
 Credentials = tuple[str | None, str | None]
@@ -49,12 +63,14 @@ def _post(headers: Mapping[str, str], form: Mapping[str, str]) -> Credentials:
     return form.get("client_id"), form.get("client_secret")
 
 
-#: Every client-authentication method, by its RFC 7591 name.
+#: The secret methods, by their RFC 7591 names: where each reads the
+#: credentials from.
 METHODS: Mapping[str, Callable[[Mapping[str, str], Mapping[str, str]], Credentials]] = {
     "client_secret_basic": _basic,
     "client_secret_post": _post,
 }
-METHOD_NAMES: tuple[str, ...] = tuple(METHODS)
+#: Every method, the signed-assertion one included (RFC 7523).
+METHOD_NAMES: tuple[str, ...] = (*METHODS, KEY_METHOD)
 
 
 def basic_credentials(headers: Mapping[str, str]) -> Credentials:
@@ -84,6 +100,8 @@ def check_credentials(
     if attempt.retry_after is not None:
         _refused(core, actor, "rate_limited")
         raise TooManyAttemptsError(attempt.retry_after)
+    if client is not None and client.uses_keys:
+        client = None  # fail closed: no secret opens a private_key_jwt client
     previous = client.previous_secret_hash_at(core.clock()) if client else None
     if client is not None:
         # Checked with bcrypt before, against a hash the client still has?
@@ -97,7 +115,7 @@ def check_credentials(
     if retry_after is not None:
         _refused(core, actor, "rate_limited")
         raise TooManyAttemptsError(retry_after)
-    if client is None:
+    if client is None or client.secret_hash is None:
         core.hasher.verify(secret, None)  # the same work as a wrong secret
     else:
         for stored in (client.secret_hash, previous):
@@ -111,3 +129,52 @@ def check_credentials(
 
 def _refused(core: Core, actor: str, outcome: str) -> Any:
     return core.audit("authentication_failed", actor=actor, outcome=outcome)
+
+
+def check_assertion_credentials(
+    core: Core,
+    form: Mapping[str, str],
+    remote_addr: str | None,
+    issuer: str,
+) -> ClientRecord | None:
+    """The client a ``private_key_jwt`` assertion authenticates; None if
+    there is none or it fails (:mod:`.assertions` has the rules). Failures
+    count against the same limits as wrong secrets."""
+    if form.get("client_assertion_type") != ASSERTION_TYPE:
+        return None
+    assertion = form.get("client_assertion")
+    if not assertion:
+        return None
+    try:
+        _, unverified = claimed_issuer(assertion)
+    except AssertionRejected:
+        _refused(core, "unknown:assertion", "invalid_client")
+        return None
+    client_id = unverified.get("iss")
+    named = form.get("client_id")
+    if (
+        not isinstance(client_id, str)
+        or not client_id
+        or (named and named != client_id)
+    ):
+        _refused(core, "unknown:assertion", "invalid_client")
+        return None
+    attempt = core.limiter.assess(client_id, remote_addr)
+    client = core.store.find_client(client_id)
+    actor = client_id if client else "unknown:" + client_key(client_id)[:16]
+    if attempt.retry_after is not None:
+        _refused(core, actor, "rate_limited")
+        raise TooManyAttemptsError(attempt.retry_after)
+    try:
+        if client is None:
+            raise AssertionRejected("unknown client")
+        check_assertion(core, client, assertion, issuer, issuer + "/oauth/token")
+    except AssertionRejected as why:
+        logger.debug("client assertion refused: %s", why)
+        retry_after = core.limiter.record(attempt.keys)
+        _refused(core, actor, "invalid_client")
+        if retry_after is not None:
+            raise TooManyAttemptsError(retry_after) from None
+        return None
+    core.limiter.succeeded(attempt, counted=False)
+    return client

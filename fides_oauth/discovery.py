@@ -20,6 +20,7 @@ from flask import jsonify
 from flask import url_for
 
 from .client_auth import METHOD_NAMES
+from .client_metadata import SIGNING_ALGORITHMS
 from .state import current_state
 
 __all__ = ["WELL_KNOWN", "metadata_path", "server_metadata"]
@@ -53,6 +54,7 @@ def server_metadata() -> Response:
         "token_endpoint_auth_methods_supported": list(METHOD_NAMES),
         "revocation_endpoint_auth_methods_supported": list(METHOD_NAMES),
         "introspection_endpoint_auth_methods_supported": list(METHOD_NAMES),
+        "token_endpoint_auth_signing_alg_values_supported": list(SIGNING_ALGORITHMS),
         "scopes_supported": state.core.registry.sorted(),
     }
     response = jsonify(body)

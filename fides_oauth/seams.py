@@ -58,8 +58,9 @@ class SharedStateUnavailable(RuntimeError):
 
 class SharedState(Protocol):
     """The ephemeral state every worker and host shares (CONTRACT §10):
-    failed-authentication counters in fixed windows, and the known sources
-    of the failure limits. Two implementations ship: SQL, on the host's
+    failed-authentication counters in fixed windows, the known sources of
+    the failure limits, and the replay set of client assertions. Two
+    implementations ship: SQL, on the host's
     database (:class:`fides_oauth.shared_sql.SqlSharedState`, the default),
     and Redis (:class:`fides_oauth.shared_redis.RedisSharedState`,
     ``FIDES_OAUTH_STORAGE_URI=redis://...``). Every operation is atomic
@@ -96,6 +97,11 @@ class SharedState(Protocol):
     ) -> None:
         """Take one back from each of ``keys`` (never below zero) and, when
         ``source`` is given, record that it succeeded at ``now``."""
+        ...
+
+    def claim_once(self, key: str, expires_at: float, now: float) -> bool:
+        """Record ``key`` until ``expires_at``; True the first time, False
+        while it is recorded (a replay). One atomic operation."""
         ...
 
     def prune(self, now: float, window: int, trusted_seconds: int) -> int:

@@ -36,7 +36,9 @@ from werkzeug.datastructures import MultiDict
 from .client_auth import METHOD_NAMES
 from .client_auth import METHODS
 from .client_auth import basic_credentials
+from .client_auth import check_assertion_credentials
 from .client_auth import check_credentials
+from .client_metadata import KEY_METHOD
 from .clients import ClientRecord
 from .core import Core
 from .endpoints import IntrospectionEndpoint
@@ -57,7 +59,14 @@ class ClientCredentialsGrant(_ClientCredentialsGrant):  # type: ignore[misc]
 
     #: Parameters that may appear once (RFC 6749 §3.2: "MUST NOT be included
     #: more than once").
-    SINGLE_PARAMETERS = ("grant_type", "scope", "client_id", "client_secret")
+    SINGLE_PARAMETERS = (
+        "grant_type",
+        "scope",
+        "client_id",
+        "client_secret",
+        "client_assertion",
+        "client_assertion_type",
+    )
 
     def validate_token_request(self) -> None:
         datalist = self.request.payload.datalist
@@ -126,11 +135,16 @@ class TokenGenerator(JWTBearerTokenGenerator):  # type: ignore[misc]
         super().__init__(
             issuer="",  # per request: see get_extra_claims
             alg=ALGORITHM,
-            expires_generator=core.config.access_token_expires_in,
+            expires_generator=self._lifetime,
         )
+        self._default_lifetime = core.config.access_token_expires_in
         self._keys = core.keys
         self._clock = core.clock
         self._issuer = issuer
+
+    def _lifetime(self, client: ClientRecord, grant_type: str) -> int:
+        """The client's own token lifetime (CONTRACT §7), else the app's."""
+        return client.access_token_lifetime or self._default_lifetime
 
     def get_jwks(self) -> KeySet:
         return KeySet([self._keys.signing_key()])
@@ -206,6 +220,8 @@ class AuthorizationServer(_FlaskServer):  # type: ignore[misc]
         self.register_token_generator("default", TokenGenerator(core, issuer))
         for name, read in METHODS.items():
             self.register_client_auth_method(name, self._method(read))
+        self._issuer = issuer
+        self.register_client_auth_method(KEY_METHOD, self._assertion_method)
         self.register_endpoint(RevocationEndpoint(self, core, issuer))
         self.register_endpoint(IntrospectionEndpoint(self, core, issuer))
 
@@ -223,6 +239,13 @@ class AuthorizationServer(_FlaskServer):  # type: ignore[misc]
 
     def handle_error_response(self, request: Any, error: OAuth2Error) -> Response:
         return render(error)
+
+    def _assertion_method(
+        self, query_client: Any, oauth_request: Any
+    ) -> ClientRecord | None:
+        return check_assertion_credentials(
+            self.core, oauth_request.form, request.remote_addr, self._issuer()
+        )
 
     def _method(self, read: Any) -> Any:
         """An Authlib client-authentication method: read the credentials the

@@ -134,6 +134,13 @@ class RedisSharedState:
                 pipe.set(self._source(source), repr(now), ex=trusted_seconds)
             pipe.execute()
 
+    def claim_once(self, key: str, expires_at: float, now: float) -> bool:
+        ttl_ms = max(1, int((expires_at - now) * 1000))
+        with self._unavailable():
+            return bool(
+                self._redis.set(f"{self._prefix}j:{key}", "1", nx=True, px=ttl_ms)
+            )
+
     def prune(self, now: float, window: int, trusted_seconds: int) -> int:
         return 0  # every entry expires by itself
 

@@ -27,15 +27,18 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 
 from .models import AuthFailure
 from .models import KnownSource
+from .models import SeenAssertion
 from .transient import retrying
 
 __all__ = ["SqlSharedState"]
 
 _FAILURES = cast(Table, AuthFailure.__table__)
 _SOURCES = cast(Table, KnownSource.__table__)
+_SEEN = cast(Table, SeenAssertion.__table__)
 
 
 class SqlSharedState:
@@ -112,6 +115,25 @@ class SqlSharedState:
 
         retrying(write)
 
+    def claim_once(self, key: str, expires_at: float, now: float) -> bool:
+        # The primary key makes the first insert win; an expired entry of
+        # the same key is replaced in the same transaction.
+        def claim() -> bool:
+            with self._engine_of().begin() as conn:
+                conn.execute(
+                    delete(_SEEN).where(_SEEN.c.key == key, _SEEN.c.expires_at <= now)
+                )
+                try:
+                    with conn.begin_nested():
+                        conn.execute(
+                            insert(_SEEN).values(key=key, expires_at=expires_at)
+                        )
+                except IntegrityError:
+                    return False
+                return True
+
+        return retrying(claim)
+
     def prune(self, now: float, window: int, trusted_seconds: int) -> int:
         def prune() -> int:
             with self._engine_of().begin() as conn:
@@ -123,6 +145,7 @@ class SqlSharedState:
                         _SOURCES.c.last_success <= now - trusted_seconds
                     )
                 )
+                conn.execute(delete(_SEEN).where(_SEEN.c.expires_at <= now))
                 return int(result.rowcount or 0)
 
         return retrying(prune)

@@ -26,7 +26,11 @@ def _basic(raw: bytes) -> dict[str, str]:
 
 
 def test_the_registry_names_the_rfc_7591_methods() -> None:
-    assert METHOD_NAMES == ("client_secret_basic", "client_secret_post")
+    assert METHOD_NAMES == (
+        "client_secret_basic",
+        "client_secret_post",
+        "private_key_jwt",
+    )
 
 
 def test_each_method_reads_its_own_place() -> None:

@@ -40,6 +40,14 @@ def test_metadata_lists_the_endpoints(oauth: OAuth) -> None:
         assert body["token_endpoint_auth_methods_supported"] == [
             "client_secret_basic",
             "client_secret_post",
+            "private_key_jwt",
+        ]
+        assert body["token_endpoint_auth_signing_alg_values_supported"] == [
+            "ES256",
+            "ES384",
+            "RS256",
+            "PS256",
+            "EdDSA",
         ]
         assert "policy:read" in body["scopes_supported"]
         assert "token:introspect" in body["scopes_supported"]

@@ -25,6 +25,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from . import bodies
 from . import clients
 from . import migrate
+from .client_metadata import AUTH_METHODS
 from .management import Actor
 from .outages import describe
 from .outages import is_schema_problem
@@ -85,21 +86,59 @@ def _echo_json(data: Any) -> None:
 @click.option("--scope", "scopes", multiple=True, help="A scope; repeat for more.")
 @click.option("--name", default=None)
 @click.option("--description", default=None)
+@click.option(
+    "--auth-method",
+    type=click.Choice(AUTH_METHODS),
+    default=None,
+    help="How the client authenticates (default client_secret_basic).",
+)
+@click.option(
+    "--jwks-file",
+    type=click.File("r"),
+    default=None,
+    help="A JSON file with the client's public JWK Set (private_key_jwt).",
+)
+@click.option("--jwks-uri", default=None, help="An https URL of the JWK Set.")
+@click.option(
+    "--token-lifetime", type=int, default=None, help="Access-token lifetime, seconds."
+)
 @_fail_cleanly
 @with_appcontext
 def create_client(
-    scopes: tuple[str, ...], name: str | None, description: str | None
+    scopes: tuple[str, ...],
+    name: str | None,
+    description: str | None,
+    auth_method: str | None,
+    jwks_file: Any,
+    jwks_uri: str | None,
+    token_lifetime: int | None,
 ) -> None:
     """Create a client; print its id and its secret (shown only now)."""
     state = current_state()
+    body: dict[str, Any] = {
+        "scopes": list(scopes),
+        "name": name,
+        "description": description,
+    }
+    if auth_method:
+        body["token_endpoint_auth_method"] = auth_method
+    if jwks_file is not None:
+        try:
+            body["jwks"] = json.load(jwks_file)
+        except ValueError as exc:
+            raise click.ClickException(f"{jwks_file.name} is not JSON") from exc
+    if jwks_uri:
+        body["jwks_uri"] = jwks_uri
+    if token_lifetime is not None:
+        body["access_token_lifetime"] = token_lifetime
     spec = bodies.parse_create_body(
-        {"scopes": list(scopes), "name": name, "description": description},
-        state.core.registry,
+        body, state.core.registry, state.core.config.jwks_uri_allow_loopback
     )
     client, secret = state.core.management.create(_operator(), spec)
     click.echo(f"client_id: {client.id}")
-    click.echo(f"client_secret: {secret}")
-    click.echo("Store the secret now: it cannot be shown again.", err=True)
+    if secret is not None:
+        click.echo(f"client_secret: {secret}")
+        click.echo("Store the secret now: it cannot be shown again.", err=True)
 
 
 @click.command("list-clients")

@@ -120,3 +120,50 @@ def test_bad_input_exits_non_zero_with_one_line(app: Flask, args: list[str]) -> 
     assert result.exit_code != 0
     assert "Traceback" not in result.output
     assert oauth.snapshot() == before
+
+
+def test_create_a_private_key_jwt_client(app: Any, tmp_path: Any) -> None:
+    import json
+
+    from joserfc.jwk import ECKey
+
+    key = ECKey.generate_key("P-256", private=True, auto_kid=True)
+    path = tmp_path / "keys.json"
+    path.write_text(json.dumps({"keys": [key.as_dict(private=False) | {"kid": "k1"}]}))
+    result = app.test_cli_runner().invoke(
+        args=[
+            "fides-oauth",
+            "create-client",
+            "--scope",
+            "policy:read",
+            "--auth-method",
+            "private_key_jwt",
+            "--jwks-file",
+            str(path),
+            "--token-lifetime",
+            "300",
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    assert "client_secret" not in result.output
+    client_id = result.output.split("client_id: ")[1].split()[0]
+    shown = app.test_cli_runner().invoke(args=["fides-oauth", "show-client", client_id])
+    body = json.loads(shown.output)
+    assert body["token_endpoint_auth_method"] == "private_key_jwt"
+    assert body["access_token_lifetime"] == 300
+    assert body["jwks"]["keys"][0]["kid"] == "k1"
+    # Private key material is refused, in one line.
+    path.write_text(json.dumps({"keys": [key.as_dict(private=True) | {"kid": "k2"}]}))
+    refused = app.test_cli_runner().invoke(
+        args=[
+            "fides-oauth",
+            "create-client",
+            "--auth-method",
+            "private_key_jwt",
+            "--jwks-file",
+            str(path),
+        ]
+    )
+    assert refused.exit_code != 0
+    assert "private key material" in refused.output
+    assert "Traceback" not in refused.output

@@ -374,3 +374,45 @@ def test_metadata_advertises_the_method(oauth: OAuth) -> None:
         "PS256",
         "EdDSA",
     }
+
+
+def test_authlib_private_key_jwt_client_over_a_socket(
+    live_server: str, oauth: OAuth
+) -> None:
+    from authlib.integrations.requests_client import OAuth2Session
+    from authlib.oauth2.rfc7523 import PrivateKeyJWT
+    from authlib.oauth2.rfc7523 import private_key_jwt_sign
+    from joserfc.jwk import ECKey
+
+    class FiveMinutePrivateKeyJWT(PrivateKeyJWT):  # type: ignore[misc]
+        """Authlib signs assertions valid for an hour; §7 accepts five
+        minutes at most, so the README's example shortens them."""
+
+        def sign(self, auth: Any, token_endpoint: str) -> Any:
+            return private_key_jwt_sign(
+                auth.client_secret,
+                client_id=auth.client_id,
+                token_endpoint=token_endpoint,
+                alg=self.alg,
+                expires_in=300,
+            )
+
+    key = ECKey.generate_key("P-256", private=True, auto_kid=True)
+    public = key.as_dict(private=False) | {"kid": key.kid}
+    created = oauth.create_client(
+        ["policy:read"],
+        token_endpoint_auth_method="private_key_jwt",
+        jwks={"keys": [public]},
+    )
+    issuer = live_server + "/api/v1"
+    session = OAuth2Session(
+        created["client_id"],
+        key,
+        token_endpoint_auth_method=FiveMinutePrivateKeyJWT(issuer, alg="ES256"),
+    )
+    token = session.fetch_token(
+        issuer + "/oauth/token", grant_type="client_credentials"
+    )
+    assert token["token_type"] == "Bearer"
+    assert session.get(issuer + "/policy").status_code == 200
+    session.close()

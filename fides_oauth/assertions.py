@@ -39,6 +39,7 @@ from joserfc.jws import JWSRegistry
 
 from .client_metadata import algorithms_for
 from .clients import ClientRecord
+from .jwks_fetch import FetchFailed
 
 if TYPE_CHECKING:
     from .core import Core
@@ -107,7 +108,7 @@ def check_assertion(
     typ = header.get("typ")
     if (typ.lower() if isinstance(typ, str) else typ) not in _TYPES:
         raise AssertionRejected("typ")
-    key, algorithm = _key_for(client, header)
+    key, algorithm = _key_for(core, client, header)
     try:
         # A registry that allows the one algorithm the client's key is pinned to.
         registry = _Registry(algorithms=[algorithm])
@@ -137,11 +138,27 @@ def check_assertion(
         raise AssertionRejected("jti replayed")
 
 
-def _key_for(client: ClientRecord, header: Mapping[str, Any]) -> tuple[Any, str]:
+def _client_keys(core: Core, client: ClientRecord, kid: Any) -> list[Any]:
+    """The client's public keys: stored, or from its jwks_uri (refetched
+    once when the header names a kid the cached set does not have)."""
+    if client.jwks_uri is None:
+        return list((client.jwks or {}).get("keys", []))
+    try:
+        keys = list(core.jwks.keys(client.jwks_uri)["keys"])
+        if kid is not None and all(k.get("kid") != kid for k in keys):
+            keys = list(core.jwks.keys(client.jwks_uri, refresh=True)["keys"])
+    except FetchFailed as exc:
+        raise AssertionRejected(f"jwks_uri: {exc}") from exc
+    return keys
+
+
+def _key_for(
+    core: Core, client: ClientRecord, header: Mapping[str, Any]
+) -> tuple[Any, str]:
     """The client key that verifies, and the algorithm pinned to it."""
     algorithm = header.get("alg")
     kid = header.get("kid")
-    keys = (client.jwks or {}).get("keys", [])
+    keys = _client_keys(core, client, kid)
     candidates = [k for k in keys if kid is None or k.get("kid") == kid]
     if kid is not None and not candidates:
         raise AssertionRejected("unknown kid")

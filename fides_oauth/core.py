@@ -19,6 +19,7 @@ from .cache import VerifiedTokens
 from .clients import ClientRecord
 from .config import OAuthConfig
 from .hashing import SecretHasher
+from .jwks_fetch import JwksFetcher
 from .keys import KeyStore
 from .limits import FailureLimiter
 from .management import Management
@@ -54,6 +55,8 @@ class Core:
     management: Management
     #: Storage failures: the 503 to answer, the cause logged once.
     outages: OutageLog
+    #: Clients' jwks_uri, fetched with SSRF guards and cached.
+    jwks: JwksFetcher
     clock: Clock
     audit: AuditSink
 
@@ -123,6 +126,7 @@ class Core:
                 clock=clock,
             ),
             outages=OutageLog(),
+            jwks=JwksFetcher(settings.jwks_uri_allow_loopback, clock=clock),
             clock=clock,
             audit=audit,
         )

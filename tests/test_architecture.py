@@ -26,6 +26,7 @@ CORE = {
     "errors",
     "fast_reader",
     "hashing",
+    "jwks_fetch",
     "keys",
     "limits",
     "management",

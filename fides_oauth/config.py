@@ -80,7 +80,8 @@ _MAX_ID_LENGTH = 255
 
 @dataclass(frozen=True)
 class OAuthConfig:
-    """The validated configuration of one app. No secret is kept here."""
+    """The validated configuration of one app. No secret is kept here but
+    ``storage_uri``, which may carry a Redis password: the repr hides it."""
 
     root_client_id: str
     access_token_expires_in: int  # seconds

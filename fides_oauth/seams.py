@@ -64,8 +64,10 @@ class SharedState(Protocol):
     database (:class:`fides_oauth.shared_sql.SqlSharedState`, the default),
     and Redis (:class:`fides_oauth.shared_redis.RedisSharedState`,
     ``FIDES_OAUTH_STORAGE_URI=redis://...``). Every operation is atomic
-    across processes; failures raise :class:`SharedStateUnavailable` or the
-    database's own errors (both answered 503).
+    across processes (on SQL databases other than PostgreSQL and SQLite the
+    counters fall back to an update-then-insert that is not); failures
+    raise :class:`SharedStateUnavailable` or the database's own errors
+    (both answered 503).
     """
 
     def read(

@@ -95,7 +95,7 @@ class FakeClock:
     def __init__(self) -> None:
         import time
 
-        # Starts at the real time: Authlib stamps tokens with time.time().
+        # Starts at the real time, so the tokens' times look ordinary.
         self.now = time.time()
 
     def __call__(self) -> float:

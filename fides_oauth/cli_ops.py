@@ -1,0 +1,138 @@
+"""``flask fides-oauth`` commands for keys, housekeeping, the schema, scopes
+and tokens."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask.cli import with_appcontext
+
+from . import migrate
+from .cli_support import fail_cleanly
+from .state import current_state
+
+# -- signing keys --------------------------------------------------------------
+
+
+@click.command("rotate-signing-key")
+@fail_cleanly
+@with_appcontext
+def rotate_signing_key() -> None:
+    """Sign new tokens with a new key; the old one verifies until expiry."""
+    try:
+        kid = current_state().core.keys.rotate()
+    except RuntimeError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"New signing key: {kid}")
+
+
+@click.command("reseal-keys")
+@fail_cleanly
+@with_appcontext
+def reseal_keys() -> None:
+    """Seal every stored signing key under the first key-encryption key
+    (the second step of a rotation of FIDES_OAUTH_KEY_ENCRYPTION_KEY)."""
+    try:
+        changed = current_state().core.keys.reseal()
+    except RuntimeError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Re-sealed {changed} signing keys under the current key.")
+
+
+# -- housekeeping and schema ---------------------------------------------------
+
+
+@click.command("prune")
+@fail_cleanly
+@with_appcontext
+def prune_command() -> None:
+    """Delete expired revocations and passed failure windows."""
+    deleted = current_state().core.prune()
+    click.echo(
+        f"Deleted {deleted['revoked_tokens']} revoked-token entries and "
+        f"{deleted['auth_failures']} failure counts."
+    )
+
+
+@click.group("db")
+@with_appcontext
+def db() -> None:
+    """Migrations of the library's tables (their own Alembic history)."""
+
+
+@db.command("upgrade")
+@click.argument("revision", default="head")
+@with_appcontext
+def db_upgrade(revision: str) -> None:
+    """Upgrade the library's tables (to the newest revision by default)."""
+    migrate.upgrade(revision=revision)
+    click.echo(f"fides_oauth tables at {migrate.current()}")
+
+
+@db.command("downgrade")
+@click.argument("revision")
+@with_appcontext
+def db_downgrade(revision: str) -> None:
+    """Downgrade the library's tables ("base" drops them)."""
+    migrate.downgrade(revision)
+    click.echo(f"fides_oauth tables at {migrate.current() or 'base'}")
+
+
+@db.command("current")
+@with_appcontext
+def db_current() -> None:
+    """Print the revision the library's tables are at."""
+    click.echo(migrate.current() or "none")
+
+
+# -- scopes and tokens ---------------------------------------------------------
+
+
+@click.command("scopes")
+@with_appcontext
+def list_scopes() -> None:
+    """Print every registered scope."""
+    for name in current_state().core.registry.sorted():
+        click.echo(name)
+
+
+@click.command("token")
+@click.argument("client_id")
+@click.option(
+    "--base-url",
+    default=None,
+    help="The server's public URL (for the issuer) when FIDES_OAUTH_ISSUER "
+    "is not set, e.g. https://api.example.org.",
+)
+@click.option("--scope", default=None, help="Narrow the token to these scopes.")
+@fail_cleanly
+@with_appcontext
+def token(client_id: str, base_url: str | None, scope: str | None) -> None:
+    """Print an access token; the secret is read from a prompt or stdin."""
+    from flask import current_app
+
+    state = current_state()
+    if not state.core.config.issuer and not base_url:
+        raise click.ClickException(
+            "set FIDES_OAUTH_ISSUER or pass --base-url, so the token's "
+            "issuer matches the server that will check it"
+        )
+    if sys.stdin.isatty():
+        secret = click.prompt("Client secret", hide_input=True)
+    else:
+        secret = sys.stdin.readline().rstrip("\r\n")
+    data = {"client_id": client_id, "client_secret": secret}
+    if scope:
+        data["scope"] = scope
+    with current_app.test_request_context(
+        state.url_prefix + "/oauth/token",
+        method="POST",
+        base_url=base_url or "https://localhost",
+        data=data,
+    ):
+        response = state.server.create_token_response()
+    body = response.get_json()
+    if response.status_code != 200:
+        raise click.ClickException(f"{body['error']}: {body['error_description']}")
+    click.echo(body["access_token"])

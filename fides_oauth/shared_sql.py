@@ -116,10 +116,23 @@ class SqlSharedState:
         retrying(write)
 
     def claim_once(self, key: str, expires_at: float, now: float) -> bool:
-        # The primary key makes the first insert win; an expired entry of
-        # the same key is replaced in the same transaction.
+        # One statement: insert, or take over an entry that has expired;
+        # a live entry (a replay) makes it return no row.
         def claim() -> bool:
             with self._engine_of().begin() as conn:
+                dialect = conn.dialect.name
+                if (
+                    dialect in ("postgresql", "sqlite")
+                    and conn.dialect.insert_returning
+                ):
+                    module = postgresql if dialect == "postgresql" else sqlite
+                    stmt = module.insert(_SEEN).values(key=key, expires_at=expires_at)
+                    stmt = stmt.on_conflict_do_update(
+                        index_elements=[_SEEN.c.key],
+                        set_={"expires_at": expires_at},
+                        where=_SEEN.c.expires_at <= now,
+                    ).returning(_SEEN.c.key)
+                    return conn.execute(stmt).first() is not None
                 conn.execute(
                     delete(_SEEN).where(_SEEN.c.key == key, _SEEN.c.expires_at <= now)
                 )

@@ -416,3 +416,62 @@ def test_authlib_private_key_jwt_client_over_a_socket(
     assert token["token_type"] == "Bearer"
     assert session.get(issuer + "/policy").status_code == 200
     session.close()
+
+
+def test_an_assertion_replayed_across_worker_processes_succeeds_once(
+    make_app: Any, tmp_path: Any, any_store: str | None
+) -> None:
+    """Three gunicorn workers, one assertion sent in bursts of twelve: the
+    jti is claimed once across processes (SQL or Redis)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import requests
+
+    from tests.conftest import KEY_ENCRYPTION_KEY
+    from tests.conftest import ROOT_ID
+    from tests.conftest import ROOT_SECRET
+    from tests.servers import free_port
+    from tests.servers import gunicorn
+
+    store = {"FIDES_OAUTH_STORAGE_URI": any_store} if any_store else {}
+    app = make_app(**store)
+    oauth = OAuth(app, app.test_client())
+    signer = Signer()
+    client_id = _register(oauth, signer)
+    port = free_port()
+    issuer = f"http://127.0.0.1:{port}/api/v1"
+    env = {
+        "FIDES_OAUTH_WORKERS_DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+        "FIDES_OAUTH_ROOT_CLIENT_ID": ROOT_ID,
+        "FIDES_OAUTH_ROOT_CLIENT_SECRET": ROOT_SECRET,
+        "FIDES_OAUTH_KEY_ENCRYPTION_KEY": KEY_ENCRYPTION_KEY,
+        "FIDES_OAUTH_ISSUER": issuer,
+        "FIDES_OAUTH_STORAGE_URI": any_store or "",
+    }
+    assertion = signer.assertion(client_id, aud=issuer)
+    with gunicorn(
+        "tests.wsgi_workers:app", tmp_path / "g.log", workers=3, env=env, port=port
+    ) as server:
+
+        def send(_: int) -> tuple[int, str]:
+            response = requests.post(
+                server.api + "/oauth/token",
+                data={
+                    "client_assertion_type": ASSERTION_TYPE,
+                    "client_assertion": assertion,
+                },
+                timeout=30,
+            )
+            return response.status_code, response.headers.get("X-Worker-Pid", "")
+
+        answers: list[tuple[int, str]] = []
+        with ThreadPoolExecutor(12) as pool:
+            # Batches until more than one process has answered (an idle sync
+            # worker is not guaranteed a turn by a small burst).
+            for _ in range(10):
+                answers += pool.map(send, range(12))
+                if len({pid for _, pid in answers}) > 1:
+                    break
+    statuses = sorted(status for status, _ in answers)
+    assert statuses == [200] + [401] * (len(answers) - 1), answers
+    assert len({pid for _, pid in answers}) > 1  # more than one process answered

@@ -148,6 +148,8 @@ def _client_keys(core: Core, client: ClientRecord, kid: Any) -> list[Any]:
         if kid is not None and all(k.get("kid") != kid for k in keys):
             keys = list(core.jwks.keys(client.jwks_uri, refresh=True)["keys"])
     except FetchFailed as exc:
+        # The operator must hear of a broken jwks_uri (never the assertion).
+        logger.warning("jwks_uri of client %s unusable: %s", client.client_id, exc)
         raise AssertionRejected(f"jwks_uri: {exc}") from exc
     return keys
 

@@ -16,8 +16,6 @@ from sqlalchemy.orm.exc import StaleDataError
 from .management import Actor
 from .outages import describe
 from .outages import is_schema_problem
-from .sealing import SealError
-from .seams import SharedStateUnavailable
 from .state import current_state
 
 __all__ = ["ACTOR", "echo_json", "fail_cleanly", "operator"]
@@ -42,7 +40,10 @@ def fail_cleanly(command: F) -> F:
             raise click.ClickException(
                 "the client changed meanwhile; nothing was written, retry"
             ) from None
-        except (SharedStateUnavailable, SealError) as error:
+        except RuntimeError as error:
+            # The library's "what to do" errors: a configured key to rotate
+            # elsewhere, a key-encryption key that does not open the keys
+            # (SealError), Redis unreachable (SharedStateUnavailable).
             current_state().core.store.rollback()
             raise click.ClickException(str(error)) from None
         except SQLAlchemyError as error:

@@ -51,7 +51,6 @@ from .state import current_state
 
 __all__ = ["guard_library_paths", "register_error_handlers"]
 
-_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "TRACE")
 #: How long resource servers may cache the JWK Set (seconds).
 JWKS_MAX_AGE = 300
 

@@ -8,6 +8,7 @@ loopback, which FIDES_OAUTH_JWKS_URI_ALLOW_LOOPBACK_HTTP allows for tests).
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -127,15 +128,24 @@ def test_an_unknown_kid_refetches_once(
     ids=["too-large", "redirect", "server-error", "not-json", "too-slow"],
 )
 def test_a_failed_fetch_is_invalid_client(
-    loopback: OAuth, jwks_server: JwksServer, setup: Any
+    loopback: OAuth,
+    jwks_server: JwksServer,
+    setup: Any,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     signer = Signer()
     jwks_server.serve(signer)
     client_id = _register(loopback, jwks_server.url)
     setup(jwks_server)
     started = time.monotonic()
-    assert_error(_token(loopback, signer.assertion(client_id)), 401, "invalid_client")
+    assertion = signer.assertion(client_id)
+    with caplog.at_level(logging.WARNING, logger="fides_oauth"):
+        assert_error(_token(loopback, assertion), 401, "invalid_client")
     assert time.monotonic() - started < 5  # never hangs the worker
+    # The operator is told, without the assertion.
+    logged = [r.getMessage() for r in caplog.records if r.name == "fides_oauth"]
+    assert any("jwks_uri" in line and client_id in line for line in logged)
+    assert not any(assertion in line for line in logged)
 
 
 def test_private_keys_served_at_the_uri_are_refused(

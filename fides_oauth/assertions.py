@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
@@ -35,9 +36,9 @@ from joserfc import jws
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import JWKRegistry
-from joserfc.jws import JWSRegistry
 
 from .client_metadata import algorithms_for
+from .client_metadata import verification_registry
 from .clients import ClientRecord
 from .jwks_fetch import FetchFailed
 
@@ -59,20 +60,6 @@ _MAX_LENGTH = 8192
 _TYPES = (None, "jwt", "client-authentication+jwt")
 
 logger = logging.getLogger("fides_oauth")
-
-
-class _Registry(JWSRegistry):
-    """joserfc's algorithms, with EdDSA verified quietly: CONTRACT §7 names
-    EdDSA, and joserfc warns on every use since RFC 9864 (which prefers the
-    name Ed25519); a warning per token request would flood the log."""
-
-    algorithms = dict(JWSRegistry.algorithms)  # noqa: RUF012 - joserfc's shape
-
-
-_EDDSA = JWSRegistry.algorithms["EdDSA"]
-_Registry.algorithms["EdDSA"] = type(
-    "QuietEdDSA", (type(_EDDSA),), {"security_warning": None}
-)()
 
 
 class AssertionRejected(Exception):
@@ -111,7 +98,7 @@ def check_assertion(
     key, algorithm = _key_for(core, client, header)
     try:
         # A registry that allows the one algorithm the client's key is pinned to.
-        registry = _Registry(algorithms=[algorithm])
+        registry = verification_registry(algorithm)
         token = jwt.decode(assertion, key, registry=registry)
     except (JoseError, ValueError, TypeError) as exc:
         raise AssertionRejected("signature") from exc
@@ -123,10 +110,14 @@ def check_assertion(
     exp = claims.get("exp")
     if isinstance(exp, bool) or not isinstance(exp, (int, float)):
         raise AssertionRejected("exp missing")
+    if not math.isfinite(exp):  # JSON parsers take NaN and Infinity
+        raise AssertionRejected("exp not a finite number")
     if exp <= now - LEEWAY or exp > now + MAX_AHEAD + LEEWAY:
         raise AssertionRejected("exp out of range")
     nbf = claims.get("nbf")
-    if isinstance(nbf, (int, float)) and nbf > now + LEEWAY:
+    if isinstance(nbf, (int, float)) and (
+        not math.isfinite(nbf) or nbf > now + LEEWAY
+    ):
         raise AssertionRejected("not yet valid")
     jti = claims.get("jti")
     if not isinstance(jti, str) or not 1 <= len(jti) <= 256:

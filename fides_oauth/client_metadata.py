@@ -15,6 +15,7 @@ weak, is refused.
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from joserfc.jwk import ECKey
 from joserfc.jwk import JWKRegistry
 from joserfc.jwk import OKPKey
 from joserfc.jwk import RSAKey
+from joserfc.jws import JWSRegistry
 
 from .errors import UnprocessableError
 from .models import JWKS_URI_MAX_LENGTH
@@ -42,6 +44,7 @@ __all__ = [
     "algorithms_for",
     "parse_metadata",
     "resolve",
+    "verification_registry",
 ]
 
 KEY_METHOD = "private_key_jwt"
@@ -248,3 +251,34 @@ def check_jwks_uri(value: Any, allow_loopback_http: bool) -> str:
     if not parts.hostname or parts.username or parts.password or parts.fragment:
         raise _error("'jwks_uri' must be an https URL without credentials.")
     return value
+
+
+class _Registry(JWSRegistry):
+    """joserfc's algorithms, with EdDSA verified quietly: CONTRACT §7 names
+    EdDSA, and joserfc warns on every use since RFC 9864 (which prefers the
+    name Ed25519); a warning per request would flood the log."""
+
+    algorithms = dict(JWSRegistry.algorithms)  # noqa: RUF012 - joserfc's shape
+    # A DPoP proof carries its public key in the header: an RSA-4096 JWK
+    # is about 800 bytes, past joserfc's default of 512.
+    max_header_length = 4096
+
+
+_EDDSA = JWSRegistry.algorithms["EdDSA"]
+_Registry.algorithms["EdDSA"] = type(
+    "QuietEdDSA", (type(_EDDSA),), {"security_warning": None}
+)()
+
+
+@functools.lru_cache(maxsize=32)
+def verification_registry(
+    algorithm: str | None = None, *, strict: bool = True
+) -> JWSRegistry:
+    """A joserfc registry allowing the one asymmetric ``algorithm`` a key is
+    pinned to (client assertions and DPoP proofs); with no algorithm, one to
+    parse with. ``strict=False`` lets header members joserfc does not know
+    through (RFC 9449 §4.2: a proof "MAY contain other JOSE Header
+    Parameters")."""
+    return _Registry(
+        algorithms=[algorithm] if algorithm else None, strict_check_header=strict
+    )

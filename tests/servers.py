@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,27 @@ from pathlib import Path
 import requests
 
 ROOT_DIR = Path(__file__).resolve().parent.parent
+
+
+def bursts_across_processes(
+    send: Callable[[], requests.Response], size: int = 12, most: int = 10
+) -> list[tuple[int, str]]:
+    """``send`` in concurrent bursts of ``size`` until more than one worker
+    process has answered (an idle sync worker is not guaranteed a turn by a
+    small burst); each answer's status and ``X-Worker-Pid``."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(_: int) -> tuple[int, str]:
+        response = send()
+        return response.status_code, response.headers.get("X-Worker-Pid", "")
+
+    answers: list[tuple[int, str]] = []
+    with ThreadPoolExecutor(size) as pool:
+        for _ in range(most):
+            answers += pool.map(one, range(size))
+            if len({pid for _, pid in answers}) > 1:
+                break
+    return answers
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -157,6 +157,17 @@ def test_accepted_types(oauth: OAuth, typ: str | None) -> None:
     assert response.status_code == 200, response.get_json()
 
 
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_non_finite_times_are_refused(oauth: OAuth, value: float) -> None:
+    """JSON parsers read NaN and Infinity; such an exp or nbf is no time:
+    401 like any bad assertion, never a 5xx (a NaN once reached the replay
+    store's NOT NULL column)."""
+    signer = Signer()
+    client_id = _register(oauth, signer)
+    _refused(_token(oauth, signer.assertion(client_id, exp=value)))
+    _refused(_token(oauth, signer.assertion(client_id, nbf=value)))
+
+
 def test_exp_bounds_have_sixty_seconds_of_leeway(oauth: OAuth) -> None:
     signer = Signer()
     client_id = _register(oauth, signer)
@@ -423,13 +434,13 @@ def test_an_assertion_replayed_across_worker_processes_succeeds_once(
 ) -> None:
     """Three gunicorn workers, one assertion sent in bursts of twelve: the
     jti is claimed once across processes (SQL or Redis)."""
-    from concurrent.futures import ThreadPoolExecutor
 
     import requests
 
     from tests.conftest import KEY_ENCRYPTION_KEY
     from tests.conftest import ROOT_ID
     from tests.conftest import ROOT_SECRET
+    from tests.servers import bursts_across_processes
     from tests.servers import free_port
     from tests.servers import gunicorn
 
@@ -452,9 +463,8 @@ def test_an_assertion_replayed_across_worker_processes_succeeds_once(
     with gunicorn(
         "tests.wsgi_workers:app", tmp_path / "g.log", workers=3, env=env, port=port
     ) as server:
-
-        def send(_: int) -> tuple[int, str]:
-            response = requests.post(
+        answers = bursts_across_processes(
+            lambda: requests.post(
                 server.api + "/oauth/token",
                 data={
                     "client_assertion_type": ASSERTION_TYPE,
@@ -462,16 +472,7 @@ def test_an_assertion_replayed_across_worker_processes_succeeds_once(
                 },
                 timeout=30,
             )
-            return response.status_code, response.headers.get("X-Worker-Pid", "")
-
-        answers: list[tuple[int, str]] = []
-        with ThreadPoolExecutor(12) as pool:
-            # Batches until more than one process has answered (an idle sync
-            # worker is not guaranteed a turn by a small burst).
-            for _ in range(10):
-                answers += pool.map(send, range(12))
-                if len({pid for _, pid in answers}) > 1:
-                    break
+        )
     statuses = sorted(status for status, _ in answers)
     assert statuses == [200] + [401] * (len(answers) - 1), answers
     assert len({pid for _, pid in answers}) > 1  # more than one process answered

@@ -72,6 +72,12 @@ DEFAULTS: Mapping[str, Any] = {
     "FIDES_OAUTH_SERVER_METADATA": True,
     # Longest time a rotated-out secret may keep working.
     "FIDES_OAUTH_MAX_ROTATION_GRACE_SECONDS": 86400,
+    # DPoP (RFC 9449): how far a proof's iat may be from now, either side.
+    "FIDES_OAUTH_DPOP_PROOF_MAX_AGE": 60,
+    # Require a server nonce in every DPoP proof (RFC 9449 §8, §9).
+    "FIDES_OAUTH_DPOP_REQUIRE_NONCE": False,
+    # A nonce's time step, seconds: it is accepted in its step and the next.
+    "FIDES_OAUTH_DPOP_NONCE_SECONDS": 300,
 }
 
 ROOT_SECRET_MIN_LENGTH = 16
@@ -101,6 +107,9 @@ class OAuthConfig:
     server_metadata: bool = True
     token_cache_size: int = 10_000
     credential_cache_size: int = 1_024
+    dpop_proof_max_age: int = 60  # seconds
+    dpop_require_nonce: bool = False
+    dpop_nonce_seconds: int = 300
 
     def __repr__(self) -> str:
         # The signing key is a secret: never show it.
@@ -281,5 +290,8 @@ def load_config(config: Mapping[str, Any]) -> tuple[OAuthConfig, Secrets]:
         credential_cache_size=_int(
             config, "FIDES_OAUTH_CREDENTIAL_CACHE_SIZE", 0, 10**6
         ),
+        dpop_proof_max_age=_int(config, "FIDES_OAUTH_DPOP_PROOF_MAX_AGE", 1, 3600),
+        dpop_require_nonce=_bool(config, "FIDES_OAUTH_DPOP_REQUIRE_NONCE"),
+        dpop_nonce_seconds=_int(config, "FIDES_OAUTH_DPOP_NONCE_SECONDS", 10, 86400),
     )
     return settings, Secrets(root_secret, _key_encryption_keys(config))

@@ -10,6 +10,7 @@ to the Authlib server and protector that use it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from joserfc.jwk import ECKey
@@ -18,6 +19,8 @@ from .cache import Credentials
 from .cache import VerifiedTokens
 from .clients import ClientRecord
 from .config import OAuthConfig
+from .dpop import Nonces
+from .dpop import ProofChecker
 from .hashing import SecretHasher
 from .jwks_fetch import JwksFetcher
 from .keys import KeyStore
@@ -57,6 +60,8 @@ class Core:
     outages: OutageLog
     #: Clients' jwks_uri, fetched with SSRF guards and cached.
     jwks: JwksFetcher
+    #: DPoP proofs, at the token endpoint and at protected routes.
+    dpop: ProofChecker
     clock: Clock
     audit: AuditSink
 
@@ -88,8 +93,12 @@ class Core:
         clock: Clock,
         audit: AuditSink,
         shared: SharedState | None = None,
+        nonce_keys: Sequence[bytes] = (),
     ) -> Core:
-        """The services of one app, in dependency order, in one step."""
+        """The services of one app, in dependency order, in one step.
+
+        ``nonce_keys`` key the DPoP nonces; every worker must derive the same
+        ones (the extension derives them from the configured secrets)."""
         if shared is None:
             shared = (
                 RedisSharedState(settings.storage_uri)
@@ -127,6 +136,14 @@ class Core:
             ),
             outages=OutageLog(),
             jwks=JwksFetcher(settings.jwks_uri_allow_loopback, clock=clock),
+            dpop=ProofChecker(
+                shared,
+                clock,
+                settings.dpop_proof_max_age,
+                Nonces(nonce_keys, settings.dpop_nonce_seconds, clock)
+                if settings.dpop_require_nonce
+                else None,
+            ),
             clock=clock,
             audit=audit,
         )

@@ -56,6 +56,8 @@ def server_metadata() -> Response:
         "introspection_endpoint_auth_methods_supported": list(METHOD_NAMES),
         "token_endpoint_auth_signing_alg_values_supported": list(SIGNING_ALGORITHMS),
         "scopes_supported": state.core.registry.sorted(),
+        # RFC 9449 §5.1: the algorithms a DPoP proof may use.
+        "dpop_signing_alg_values_supported": list(state.core.dpop.algorithms),
     }
     response = jsonify(body)
     response.headers["Cache-Control"] = "public, max-age=300"

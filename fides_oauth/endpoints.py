@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from .client_auth import METHOD_NAMES
 from .clients import ClientRecord
 from .core import Core
+from .dpop import TOKEN_TYPE
 from .errors import ForbiddenScopesError
 from .issuer import IssuerRule
 from .models import RevokedToken
@@ -135,7 +136,7 @@ class IntrospectionEndpoint(_BoundToCore, _IntrospectionEndpoint):  # type: igno
 
     def introspect_token(self, token: VerifiedToken) -> dict[str, Any]:
         claims = token.claims
-        return {
+        body = {
             "active": True,
             "scope": " ".join(sorted(token.scopes)),
             "client_id": token.client_id,
@@ -147,3 +148,10 @@ class IntrospectionEndpoint(_BoundToCore, _IntrospectionEndpoint):  # type: igno
             "aud": claims["aud"],
             "jti": claims["jti"],
         }
+        if token.jkt is not None:
+            # RFC 9449 §6.2: "If the token_type member is included in the
+            # introspection response, it MUST contain the value DPoP", and
+            # the binding goes as a top-level "cnf".
+            body["token_type"] = TOKEN_TYPE
+            body["cnf"] = {"jkt": token.jkt}
+        return body

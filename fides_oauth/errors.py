@@ -21,9 +21,11 @@ from authlib.oauth2.rfc6750.errors import InsufficientScopeError
 __all__ = [
     "BadRequestBodyError",
     "ConflictError",
+    "DPoPChallengeError",
     "FidesOAuthError",
     "ForbiddenScopesError",
     "InsufficientScopeWithHintError",
+    "InvalidDPoPProofError",
     "MethodNotAllowedError",
     "MissingBearerError",
     "NotFoundError",
@@ -33,6 +35,7 @@ __all__ = [
     "UnknownScopesError",
     "UnprocessableError",
     "UnsupportedMediaTypeError",
+    "UseDPoPNonceError",
     "safe_text",
 ]
 
@@ -207,13 +210,25 @@ class MethodNotAllowedError(FidesOAuthError):
 
 class MissingBearerError(MissingAuthorizationError):  # type: ignore[misc]
     """No credentials at all: RFC 6750 §3.1 says to challenge without an
-    error code in the header."""
+    error code in the header. Every protected route takes a bearer token or
+    a DPoP-bound one, so both challenges are sent (RFC 9449 §7.2), the DPoP
+    one with the algorithms a proof may use."""
 
-    description = "This route needs an 'Authorization: Bearer <token>' header."
+    description = (
+        "This route needs an 'Authorization: Bearer <token>' header, or "
+        "'Authorization: DPoP <token>' with a DPoP proof."
+    )
+
+    def __init__(self, dpop_algorithms: Sequence[str] = ()) -> None:
+        super().__init__()
+        self.dpop_algorithms = list(dpop_algorithms)
 
     def get_headers(self) -> list[tuple[str, str]]:
         headers: list[tuple[str, str]] = OAuth2Error.get_headers(self)
-        headers.append(("WWW-Authenticate", f'Bearer realm="{REALM}"'))
+        challenge = f'Bearer realm="{REALM}"'
+        if self.dpop_algorithms:
+            challenge += f', DPoP algs="{" ".join(self.dpop_algorithms)}"'
+        headers.append(("WWW-Authenticate", challenge))
         return headers
 
 
@@ -237,4 +252,63 @@ class InsufficientScopeWithHintError(InsufficientScopeError):  # type: ignore[mi
                 f'scope="{" ".join(self.required)}"',
             )
         )
+        return headers
+
+
+class InvalidDPoPProofError(FidesOAuthError):
+    """A DPoP proof was refused (RFC 9449 §5): 400 at the token endpoint; a
+    protected route answers 401 through :class:`DPoPChallengeError`. When
+    the app requires nonces, the answer carries a fresh ``DPoP-Nonce``."""
+
+    error = "invalid_dpop_proof"
+    description = "The DPoP proof is invalid."
+
+    def __init__(self, description: str | None = None, *, nonce: str | None = None):
+        super().__init__(description)
+        self.nonce = nonce
+
+    def get_headers(self) -> list[tuple[str, str]]:
+        headers: list[tuple[str, str]] = super().get_headers()
+        if self.nonce:
+            headers.append(("DPoP-Nonce", self.nonce))
+            headers.append(("Cache-Control", "no-store"))
+        return headers
+
+
+class UseDPoPNonceError(InvalidDPoPProofError):
+    """The proof lacks a nonce this app issued (RFC 9449 §8, §9)."""
+
+    error = "use_dpop_nonce"
+    description = "Sign the proof again with the nonce in the DPoP-Nonce header."
+
+
+class DPoPChallengeError(FidesOAuthError):
+    """A protected route refusing a request made with the DPoP scheme (RFC
+    9449 §7.1): 401 (403 for missing scopes), the JSON body of every other
+    error, and a ``DPoP`` challenge naming the error and the algorithms a
+    proof may use."""
+
+    def __init__(self, cause: OAuth2Error, algorithms: Sequence[str]) -> None:
+        self.error = cause.error
+        self.cause = cause
+        super().__init__(
+            cause.description or cause.get_error_description(),
+            status_code=403 if cause.error == "insufficient_scope" else 401,
+        )
+        self.algorithms = list(algorithms)
+
+    def get_headers(self) -> list[tuple[str, str]]:
+        headers: list[tuple[str, str]] = OAuth2Error.get_headers(self)
+        params = [f'error="{self.error}"']
+        if self.description:
+            params.append(f'error_description="{self.description}"')
+        required = getattr(self.cause, "required", None)
+        if required:
+            params.append(f'scope="{" ".join(required)}"')
+        params.append(f'algs="{" ".join(self.algorithms)}"')
+        headers.append(("WWW-Authenticate", "DPoP " + ", ".join(params)))
+        nonce = getattr(self.cause, "nonce", None)
+        if nonce:
+            headers.append(("DPoP-Nonce", nonce))
+            headers.append(("Cache-Control", "no-store"))
         return headers

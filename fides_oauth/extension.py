@@ -31,6 +31,7 @@ from .protect import BearerProtector
 from .routes import register_routes
 from .scopes import ScopeRegistry
 from .sealing import KeySealer
+from .sealing import derive_keys
 from .seams import AuditSink
 from .seams import Clock
 from .seams import SharedState
@@ -126,6 +127,10 @@ class FidesOAuth(Blueprint):
         )
         keks = secrets.key_encryption_keys
         sealer = KeySealer(keks) if keks else None  # derived keys only
+        # DPoP nonces: keyed by what every worker is configured with alike.
+        nonce_keys = derive_keys(
+            keks or [settings.signing_key_pem or ""], b"dpop nonce"
+        )
         del secrets
         core = Core.build(
             settings,
@@ -137,6 +142,7 @@ class FidesOAuth(Blueprint):
             clock=self._clock,
             audit=self._audit,
             shared=self._shared_state,
+            nonce_keys=nonce_keys,
         )
         url_prefix = (setup.url_prefix or "").rstrip("/")
         issuer = IssuerRule(settings.issuer, settings.audience, url_prefix)

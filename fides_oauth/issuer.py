@@ -8,6 +8,8 @@ remembered (a bounded map), so the bearer check does not rebuild URLs.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
+from urllib.parse import urlunsplit
 
 from flask import request
 
@@ -49,3 +51,15 @@ class IssuerRule:
     def audience(self) -> str:
         """The ``aud`` of tokens for this request: configured, or the issuer."""
         return self.configured_audience or self()
+
+    def request_url(self) -> str:
+        """The URL a DPoP proof's ``htu`` must name for this request: the
+        request's own, as werkzeug sees it (behind a proxy, after ProxyFix),
+        with the scheme and host of ``FIDES_OAUTH_ISSUER`` in their place
+        when one is configured — the same public origin tokens are issued
+        for. Query and fragment play no part."""
+        url = request.base_url
+        if not self.configured:
+            return url
+        public = urlsplit(self.configured)
+        return urlunsplit((public.scheme, public.netloc, urlsplit(url).path, "", ""))

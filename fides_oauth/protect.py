@@ -1,14 +1,23 @@
-"""Protecting routes: the bearer-token validator and Authlib's protector.
+"""Protecting routes: the token validators and Authlib's protector.
 
 A request is let through when its token's signature, ``typ``, ``iss``,
 ``aud`` and ``exp`` check out, its client still exists, and its *effective*
 scopes — the token's scopes intersected with the client's scopes as they
 are now — include every scope the route requires. Removing a scope from a
 client, or deleting it, therefore takes effect on tokens already issued.
+
+Two schemes, one validator each on Authlib's protector: ``Bearer`` (RFC
+6750) for unbound tokens, and ``DPoP`` (RFC 9449 §7) for tokens bound to a
+key, each presented with a fresh proof by that key. A bound token sent as
+Bearer is refused, and so is an unbound one sent as DPoP. The token's own
+verification may come from the per-process cache; the proof — signature,
+``htm``/``htu``, ``iat``, ``ath``, and its ``jti`` claimed in the shared
+state — is checked on every request.
 """
 
 from __future__ import annotations
 
+import hmac
 from typing import Any
 from typing import cast
 
@@ -18,23 +27,33 @@ from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749.errors import MissingAuthorizationError
 from authlib.oauth2.rfc6749.errors import UnsupportedTokenTypeError
 from authlib.oauth2.rfc6750 import BearerTokenValidator
+from authlib.oauth2.rfc6750.errors import InsufficientScopeError
+from authlib.oauth2.rfc6750.errors import InvalidTokenError
+from flask import Response
 from flask import abort
+from flask import after_this_request
 from flask import g
 from flask import request
 from sqlalchemy.exc import SQLAlchemyError
 
 from .core import Core
 from .errors import REALM
+from .errors import DPoPChallengeError
 from .errors import InsufficientScopeWithHintError
+from .errors import InvalidDPoPProofError
 from .errors import MissingBearerError
 from .issuer import IssuerRule
 from .responses import render
 from .sealing import SealError
 from .tokens import AuthenticatedClient
 from .tokens import VerifiedToken
+from .tokens import invalid_token
 from .tokens import verify_token
 
-__all__ = ["CALLER_KEY", "BearerProtector", "TokenValidator"]
+__all__ = ["CALLER_KEY", "BearerProtector", "DPoPTokenValidator", "TokenValidator"]
+
+#: Refusals answered with a challenge of the request's scheme (a 503 is not).
+_CHALLENGED = (InvalidTokenError, InsufficientScopeError, InvalidDPoPProofError)
 
 #: Where a protected request's caller is kept, in ``flask.g``.
 CALLER_KEY = "_fides_oauth_client"
@@ -49,7 +68,14 @@ class TokenValidator(BearerTokenValidator):  # type: ignore[misc]
         self._issuer = issuer
 
     def authenticate_token(self, token_string: str) -> VerifiedToken:
-        return verify_token(self._core, token_string, self._issuer())
+        token = verify_token(self._core, token_string, self._issuer())
+        if token.jkt is not None:
+            # RFC 9449 §7.2: a bound token must not pass as a bearer token.
+            raise invalid_token(
+                "This token is DPoP-bound: send it as 'Authorization: DPoP' "
+                "with a DPoP proof."
+            )
+        return token
 
     def validate_token(
         self,
@@ -61,6 +87,38 @@ class TokenValidator(BearerTokenValidator):  # type: ignore[misc]
         if scopes and not token.scopes.issuperset(scopes):
             raise InsufficientScopeWithHintError(scopes)
         setattr(g, CALLER_KEY, token.caller)
+
+
+class DPoPTokenValidator(TokenValidator):
+    """``Authorization: DPoP <token>`` with a ``DPoP`` proof (RFC 9449 §7).
+
+    The proof is checked first (no storage), then the token (perhaps from
+    the cache), then that the proof's key is the token's ``cnf.jkt``; the
+    proof's ``jti`` is claimed last, so only the holder of a valid bound
+    token and its key writes to the shared state.
+    """
+
+    TOKEN_TYPE = "dpop"  # noqa: S105 - Authlib's scheme key, not a secret
+
+    def authenticate_token(self, token_string: str) -> VerifiedToken:
+        proof = self._core.dpop.check(
+            request.headers.getlist("DPoP"),
+            request.method,
+            self._issuer.request_url(),
+            access_token=token_string,
+        )
+        token = verify_token(self._core, token_string, self._issuer())
+        if token.jkt is None:
+            raise invalid_token(
+                "This is a bearer token: send it as 'Authorization: Bearer'."
+            )
+        if not hmac.compare_digest(token.jkt, proof.jkt):
+            raise InvalidDPoPProofError(
+                "The proof is not signed by the key this token is bound to.",
+                nonce=self._core.dpop.current_nonce(),
+            )
+        self._core.dpop.claim(proof)
+        return token
 
 
 class _HeadersOnly:
@@ -79,6 +137,7 @@ class BearerProtector(ResourceProtector):  # type: ignore[misc]
         super().__init__()
         self._core = core
         self.register_token_validator(TokenValidator(core, issuer))
+        self.register_token_validator(DPoPTokenValidator(core, issuer))
 
     def parse_request_authorization(self, request: Any) -> tuple[Any, str]:
         try:
@@ -87,10 +146,22 @@ class BearerProtector(ResourceProtector):  # type: ignore[misc]
             # RFC 6750 §3.1: a request without authentication information,
             # or "attempted using an unsupported authentication method",
             # gets a challenge without an error code.
-            raise MissingBearerError() from exc
+            raise MissingBearerError(self._core.dpop.algorithms) from exc
 
     def raise_error_response(self, error: OAuth2Error) -> None:
-        abort(render(error))
+        algorithms = self._core.dpop.algorithms
+        if not isinstance(error, _CHALLENGED):
+            abort(render(error))
+        if _uses_dpop():
+            # RFC 9449 §7.1: refusals of the DPoP scheme carry its challenge.
+            abort(render(DPoPChallengeError(error, algorithms)))
+        # RFC 9449 §7.2, Figure 18: the Bearer challenge carries the error,
+        # and the DPoP one says the route takes that scheme too.
+        response = render(error)
+        challenges = [response.headers.get("WWW-Authenticate")]
+        challenges.append(f'DPoP algs="{" ".join(algorithms)}"')
+        response.headers["WWW-Authenticate"] = ", ".join(filter(None, challenges))
+        abort(response)
 
     def acquire_token(
         self, scopes: list[str] | None = None, **kwargs: Any
@@ -114,4 +185,24 @@ class BearerProtector(ResourceProtector):  # type: ignore[misc]
             # The client or the keys could not be read: say so, never a 500.
             self._core.store.rollback()
             self.raise_error_response(self._core.outages.report(exc))
+        nonce = self._core.dpop.current_nonce()
+        if nonce is not None and _uses_dpop():
+            # RFC 9449 §9: the next nonce, on the successful answer too; §8.2:
+            # such answers "should be uncacheable".
+            after_this_request(_with_nonce(nonce))
         return cast(AuthenticatedClient, g.get(CALLER_KEY))
+
+
+def _uses_dpop() -> bool:
+    """Whether the request presents its token with the DPoP scheme."""
+    scheme = request.headers.get("Authorization", "").split(None, 1)
+    return bool(scheme) and scheme[0].lower() == "dpop"
+
+
+def _with_nonce(nonce: str) -> Any:
+    def add(response: Response) -> Response:
+        response.headers["DPoP-Nonce"] = nonce
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    return add

@@ -35,7 +35,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-__all__ = ["KEK_MIN_LENGTH", "KeySealer", "SealError"]
+__all__ = ["KEK_MIN_LENGTH", "KeySealer", "SealError", "derive_keys"]
 
 KEK_MIN_LENGTH = 32
 _VERSION = "v1"
@@ -51,6 +51,13 @@ def _derive(secret: str, purpose: bytes, length: int) -> bytes:
     return HKDF(
         algorithm=hashes.SHA256(), length=length, salt=_SALT, info=purpose
     ).derive(secret.encode("utf-8", "surrogatepass"))
+
+
+def derive_keys(secrets: Sequence[str], purpose: bytes) -> list[bytes]:
+    """A 32-byte key per secret, for ``purpose`` (HKDF-SHA256), in order:
+    how other features (the DPoP nonces) key themselves off the KEKs without
+    a configuration key of their own."""
+    return [_derive(secret, purpose, 32) for secret in secrets]
 
 
 class KeySealer:

@@ -9,11 +9,16 @@ renders the answer; this module plugs the library's rules into its hooks:
   ``client_credentials`` (Fides' documentation omits it), refuses scopes the
   client does not hold, and does not log the token it issues;
 - an RFC 9068 JWT access-token generator signing with the app's ES256 key;
+- DPoP (RFC 9449 §5): a request with a valid proof gets a ``DPoP`` token
+  carrying ``cnf.jkt``; a ``dpop_bound_access_tokens`` client must send one;
 - ``handle_error_response``, routed to the library's one renderer.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 from typing import ClassVar
 
@@ -41,9 +46,12 @@ from .client_auth import check_credentials
 from .client_metadata import KEY_METHOD
 from .clients import ClientRecord
 from .core import Core
+from .dpop import TOKEN_TYPE
+from .dpop import Proof
 from .endpoints import IntrospectionEndpoint
 from .endpoints import RevocationEndpoint
 from .errors import FidesOAuthError
+from .errors import InvalidDPoPProofError
 from .errors import safe_text
 from .issuer import IssuerRule
 from .keys import ALGORITHM
@@ -52,6 +60,20 @@ from .scopes import is_valid_scope_name
 from .scopes import parse_scope_string
 
 __all__ = ["AuthorizationServer", "ClientCredentialsGrant", "TokenGenerator"]
+
+#: The DPoP key thumbprint the token being generated is bound to. Authlib's
+#: generator hooks receive the client, not the request, so the grant sets it
+#: around the call (:func:`_bound_to`).
+_BINDING: ContextVar[str | None] = ContextVar("fides_oauth_binding", default=None)
+
+
+@contextmanager
+def _bound_to(jkt: str | None) -> Iterator[None]:
+    reset = _BINDING.set(jkt)
+    try:
+        yield
+    finally:
+        _BINDING.reset(reset)
 
 
 class ClientCredentialsGrant(_ClientCredentialsGrant):  # type: ignore[misc]
@@ -68,6 +90,10 @@ class ClientCredentialsGrant(_ClientCredentialsGrant):  # type: ignore[misc]
         "client_assertion_type",
     )
 
+    #: The request's DPoP proof, checked before the client is authenticated
+    #: and claimed after (so only an authenticated client writes).
+    proof: Proof | None = None
+
     def validate_token_request(self) -> None:
         datalist = self.request.payload.datalist
         for name in self.SINGLE_PARAMETERS:
@@ -83,7 +109,22 @@ class ClientCredentialsGrant(_ClientCredentialsGrant):  # type: ignore[misc]
                 description="Credentials both in HTTP Basic and in the form: "
                 "use one method."
             )
+        dpop = self.server.core.dpop
+        values = request.headers.getlist("DPoP")
+        if values:
+            self.proof = dpop.check(
+                values, request.method, self.server.issuer.request_url()
+            )
         super().validate_token_request()
+        if self.proof is not None:
+            dpop.claim(self.proof)
+        elif self.request.client.dpop_bound_access_tokens:
+            # RFC 9449 §5.2: "the authorization server MUST reject token
+            # requests from the client that do not contain the DPoP header."
+            raise InvalidDPoPProofError(
+                "This client's tokens are DPoP-bound: send a DPoP proof.",
+                nonce=dpop.current_nonce(),
+            )
 
     @classmethod
     def check_token_endpoint(cls, request: Any) -> bool:
@@ -114,9 +155,17 @@ class ClientCredentialsGrant(_ClientCredentialsGrant):  # type: ignore[misc]
     @hooked  # type: ignore[untyped-decorator]
     def create_token_response(self) -> tuple[int, dict[str, Any], list[Any]]:
         # Authlib's version logs the whole token at DEBUG; this one does not.
-        token = self.generate_token(
-            scope=self.request.payload.scope, include_refresh_token=False
-        )
+        jkt = self.proof.jkt if self.proof is not None else None
+        with _bound_to(jkt):
+            token = self.generate_token(
+                scope=self.request.payload.scope, include_refresh_token=False
+            )
+        headers = list(self.TOKEN_RESPONSE_HEADER)
+        if jkt is not None:
+            token["token_type"] = TOKEN_TYPE  # RFC 9449 §5
+            nonce = self.server.core.dpop.current_nonce()
+            if nonce is not None:  # RFC 9449 §8.2: the next nonce, up front
+                headers.append(("DPoP-Nonce", nonce))
         self.save_token(token)
         client_id = self.request.client.client_id
         self.server.core.audit(
@@ -125,7 +174,7 @@ class ClientCredentialsGrant(_ClientCredentialsGrant):  # type: ignore[misc]
             target=client_id,
             scopes=token["scope"].split(),
         )
-        return 200, token, self.TOKEN_RESPONSE_HEADER
+        return 200, token, headers
 
 
 class TokenGenerator(JWTBearerTokenGenerator):  # type: ignore[misc]
@@ -160,12 +209,16 @@ class TokenGenerator(JWTBearerTokenGenerator):  # type: ignore[misc]
         # "gen": the client's token generation; raising it revokes the token.
         # "iat"/"exp" by the app's clock, the one verification uses.
         now = int(self._clock())
-        return {
+        claims: dict[str, Any] = {
             "iss": self._issuer(),
             "gen": client.token_generation,
             "iat": now,
             "exp": now + self._get_expires_in(client, grant_type),
         }
+        jkt = _BINDING.get()
+        if jkt is not None:  # RFC 9449 §6.1: bound to the proof's key
+            claims["cnf"] = {"jkt": jkt}
+        return claims
 
     def generate(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
         token: dict[str, Any] = super().generate(*args, **kwargs)
@@ -220,7 +273,7 @@ class AuthorizationServer(_FlaskServer):  # type: ignore[misc]
         self.register_token_generator("default", TokenGenerator(core, issuer))
         for name, read in METHODS.items():
             self.register_client_auth_method(name, self._method(read))
-        self._issuer = issuer
+        self.issuer = issuer
         self.register_client_auth_method(KEY_METHOD, self._assertion_method)
         self.register_endpoint(RevocationEndpoint(self, core, issuer))
         self.register_endpoint(IntrospectionEndpoint(self, core, issuer))
@@ -244,7 +297,7 @@ class AuthorizationServer(_FlaskServer):  # type: ignore[misc]
         self, query_client: Any, oauth_request: Any
     ) -> ClientRecord | None:
         return check_assertion_credentials(
-            self.core, oauth_request.form, request.remote_addr, self._issuer()
+            self.core, oauth_request.form, request.remote_addr, self.issuer()
         )
 
     def _method(self, read: Any) -> Any:

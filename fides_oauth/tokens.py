@@ -33,6 +33,7 @@ __all__ = [
     "MAX_TOKEN_LENGTH",
     "AuthenticatedClient",
     "VerifiedToken",
+    "confirmation_of",
     "decode_token",
     "verify_token",
 ]
@@ -70,6 +71,18 @@ class VerifiedToken:
     @property
     def client_id(self) -> str:
         return self.client.client_id
+
+    @property
+    def jkt(self) -> str | None:
+        """The DPoP key thumbprint the token is bound to (``cnf.jkt``)."""
+        return confirmation_of(self.claims)
+
+
+def confirmation_of(claims: Mapping[str, Any]) -> str | None:
+    """``cnf.jkt`` of a token's claims: the key it is bound to, if any."""
+    cnf = claims.get("cnf")
+    jkt = cnf.get("jkt") if isinstance(cnf, Mapping) else None
+    return jkt if isinstance(jkt, str) else None
 
 
 def invalid_token(description: str | None = None) -> InvalidTokenError:

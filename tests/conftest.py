@@ -9,10 +9,15 @@ whose library tables are dropped and created around every test.
 from __future__ import annotations
 
 import base64
+import hashlib
+import json
 import os
+import time
+import uuid
 from collections.abc import Callable
 from collections.abc import Iterator
 from typing import Any
+from typing import ClassVar
 
 import pytest
 from flask import Flask
@@ -379,3 +384,91 @@ def core_kit(tmp_path: Any, clock: FakeClock) -> Iterator[Any]:
     session.remove()
     metadata.drop_all(engine)
     engine.dispose()
+
+
+class Prover:
+    """A DPoP key held by a test client, making proofs with PyJWT: a library
+    independent of the joserfc that checks them, so the two sides cannot
+    share a bug. ``jkt`` is the RFC 7638 thumbprint, computed here from the
+    required members in lexicographic order."""
+
+    _MEMBERS: ClassVar[dict[str, tuple[str, ...]]] = {
+        "EC": ("crv", "kty", "x", "y"),
+        "RSA": ("e", "kty", "n"),
+        "OKP": ("crv", "kty", "x"),
+    }
+
+    def __init__(self, alg: str = "ES256") -> None:
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.hazmat.primitives.asymmetric import ed25519
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        from jwt import algorithms
+
+        makers: dict[str, tuple[Callable[[], Any], Any]] = {
+            "ES256": (
+                lambda: ec.generate_private_key(ec.SECP256R1()),
+                algorithms.ECAlgorithm,
+            ),
+            "ES384": (
+                lambda: ec.generate_private_key(ec.SECP384R1()),
+                algorithms.ECAlgorithm,
+            ),
+            "RS256": (
+                lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048),
+                algorithms.RSAAlgorithm,
+            ),
+            "PS256": (
+                lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048),
+                algorithms.RSAPSSAlgorithm,
+            ),
+            "EdDSA": (ed25519.Ed25519PrivateKey.generate, algorithms.OKPAlgorithm),
+        }
+        make, algorithm = makers[alg]
+        self.alg = alg
+        self.private = make()
+        self.jwk: dict[str, Any] = json.loads(
+            algorithm.to_jwk(self.private.public_key())
+        )
+        canonical = json.dumps(
+            {name: self.jwk[name] for name in self._MEMBERS[self.jwk["kty"]]},
+            separators=(",", ":"),
+            sort_keys=True,
+        )
+        self.jkt = _b64url(hashlib.sha256(canonical.encode()).digest())
+
+    def proof(
+        self,
+        method: str,
+        url: str,
+        *,
+        token: str | None = None,
+        header: dict[str, Any] | None = None,
+        drop: tuple[str, ...] = (),
+        **claims: Any,
+    ) -> str:
+        """A proof for ``method`` ``url`` (and ``token``); ``claims`` and
+        ``header`` override or add members, ``drop`` removes claims."""
+        body: dict[str, Any] = {
+            "jti": uuid.uuid4().hex,
+            "htm": method,
+            "htu": url,
+            "iat": int(time.time()),
+        }
+        if token is not None:
+            body["ath"] = _b64url(hashlib.sha256(token.encode("ascii")).digest())
+        body.update(claims)
+        for name in drop:
+            body.pop(name, None)
+        headers = {"typ": "dpop+jwt", "jwk": self.jwk} | (header or {})
+        import jwt as pyjwt
+
+        return pyjwt.encode(body, self.private, algorithm=self.alg, headers=headers)
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def dpop(token: str, proof: str) -> dict[str, str]:
+    """The headers of a request with a DPoP-bound token."""
+    return {"Authorization": f"DPoP {token}", "DPoP": proof}

@@ -23,6 +23,7 @@ CORE = {
     "clients",
     "config",
     "core",
+    "dpop",
     "errors",
     "fast_reader",
     "hashing",

@@ -21,6 +21,7 @@ CORE = {
     "client_auth",
     "client_metadata",
     "clients",
+    "client",
     "config",
     "core",
     "dpop",

@@ -100,11 +100,23 @@ def list_scopes() -> None:
     "is not set, e.g. https://api.example.org.",
 )
 @click.option("--scope", default=None, help="Narrow the token to these scopes.")
+@click.option(
+    "--dpop-key",
+    "dpop_key",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="A private key PEM (EC P-256/P-384, RSA or Ed25519): mint a DPoP-bound "
+    "token (RFC 9449), usable only with proofs signed by this key.",
+)
 @fail_cleanly
 @with_appcontext
-def token(client_id: str, base_url: str | None, scope: str | None) -> None:
+def token(
+    client_id: str, base_url: str | None, scope: str | None, dpop_key: str | None
+) -> None:
     """Print an access token; the secret is read from a prompt or stdin."""
     from flask import current_app
+
+    from .client import DPoPKey
 
     state = current_state()
     if not state.core.config.issuer and not base_url:
@@ -119,12 +131,21 @@ def token(client_id: str, base_url: str | None, scope: str | None) -> None:
     data = {"client_id": client_id, "client_secret": secret}
     if scope:
         data["scope"] = scope
-    with current_app.test_request_context(
-        state.url_prefix + "/oauth/token",
-        method="POST",
-        base_url=base_url or "https://localhost",
-        data=data,
-    ):
+    request = {
+        "path": state.url_prefix + "/oauth/token",
+        "method": "POST",
+        "base_url": base_url or "https://localhost",
+        "data": data,
+    }
+    if dpop_key is not None:
+        try:
+            key = DPoPKey.load(dpop_key)
+        except (ValueError, TypeError) as exc:  # not a key; encrypted
+            raise click.ClickException(f"--dpop-key: {exc}") from exc
+        with current_app.test_request_context(**request):
+            url = state.issuer.request_url()  # the htu the server expects
+        request["headers"] = {"DPoP": key.proof("POST", url)}
+    with current_app.test_request_context(**request):
         response = state.server.create_token_response()
     body = response.get_json()
     if response.status_code != 200:

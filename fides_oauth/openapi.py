@@ -314,7 +314,11 @@ def _schemas(state: OAuthState) -> dict[str, Schema]:
                     "type": "string",
                     "description": f"An RFC 9068 JWT signed with {ALGORITHM}.",
                 },
-                "token_type": {"const": "Bearer"},
+                "token_type": {
+                    "enum": ["Bearer", "DPoP"],
+                    "description": "DPoP when the request carried a DPoP proof: "
+                    "the token is bound to the proof's key (RFC 9449 §5).",
+                },
                 "expires_in": {"type": "integer", "minimum": 1},
                 "scope": {"type": "string"},
             },
@@ -344,7 +348,13 @@ def _schemas(state: OAuthState) -> dict[str, Schema]:
                         "active": {"const": True},
                         "scope": {"type": "string"},
                         "client_id": {"type": "string"},
-                        "token_type": {"const": "Bearer"},
+                        "token_type": {"enum": ["Bearer", "DPoP"]},
+                        "cnf": _object(
+                            {"jkt": {"type": "string"}},
+                            ["jkt"],
+                            description="The key a DPoP token is bound to "
+                            "(RFC 9449 §6.2).",
+                        ),
                         "exp": {"type": "integer"},
                         "iat": {"type": "integer"},
                         "iss": {"type": "string"},
@@ -458,6 +468,12 @@ def _security_schemes(state: OAuthState) -> dict[str, Schema]:
             "bearerFormat": "JWT",
             "description": "An access token from the token route (RFC 6750).",
         },
+        "dpop": {
+            "type": "http",
+            "scheme": "DPoP",
+            "description": "A DPoP-bound access token (RFC 9449 §7.1), with a "
+            "fresh proof signed by its key in the DPoP header.",
+        },
         "basic": {
             "type": "http",
             "scheme": "basic",
@@ -476,7 +492,23 @@ def _errors(*statuses: str) -> dict[str, Schema]:
 
 
 def _scoped(scope: str) -> list[dict[str, list[str]]]:
-    return [{"bearer": [scope]}, {"oauth2": [scope]}]
+    return [{"bearer": [scope]}, {"dpop": [scope]}, {"oauth2": [scope]}]
+
+
+_DPOP_PARAM: Schema = {
+    "name": "DPoP",
+    "in": "header",
+    "required": False,
+    "description": "A DPoP proof JWT (RFC 9449 §4): at the token endpoint it "
+    "binds the token to its key; on a protected route it goes with "
+    "`Authorization: DPoP <token>`. One header at most.",
+    "schema": {"type": "string", "maxLength": 8192},
+}
+_DPOP_NONCE_HEADER: Schema = {
+    "description": "A nonce to sign into the next DPoP proof, when the server "
+    "requires nonces (RFC 9449 §8, §9).",
+    "schema": {"type": "string"},
+}
 
 
 # Client authentication at the standard endpoints: Basic, or the form.
@@ -529,7 +561,8 @@ def _operations() -> dict[str, Schema]:
             "Cache-Control": {
                 "required": True,
                 "schema": {"const": "no-store"},
-            }
+            },
+            "DPoP-Nonce": _DPOP_NONCE_HEADER,
         },
     )
     protected = ("401", "403", "503")
@@ -541,9 +574,12 @@ def _operations() -> dict[str, Schema]:
             oauth,
             _CLIENT_AUTH,
             {"200": ok_token} | _errors("400", "401", "413", "429", "503"),
-            description="RFC 6749 §4.4. Errors: 400 `unsupported_grant_type`, "
-            "`invalid_scope`, `invalid_request`, `insecure_transport`; 401 "
+            description="RFC 6749 §4.4; with a `DPoP` proof, RFC 9449 §5. "
+            "Errors: 400 `unsupported_grant_type`, `invalid_scope`, "
+            "`invalid_request`, `insecure_transport`, `invalid_dpop_proof`, "
+            "`use_dpop_nonce` (with a `DPoP-Nonce` header); 401 "
             "`invalid_client`; 429 `too_many_requests`.",
+            parameters=[_DPOP_PARAM],
             requestBody=_form_body("TokenRequest", required=False),
         ),
         _operation(
@@ -700,6 +736,9 @@ def _operations() -> dict[str, Schema]:
             | _errors(*protected),
         ),
     ]
+    for op in operations:
+        if any("dpop" in option for option in op["security"]):
+            op["parameters"] = [*op.get("parameters", []), _DPOP_PARAM]
     return {op["operationId"]: op for op in operations}
 
 

@@ -93,6 +93,49 @@ def test_token_reads_the_secret_from_stdin(make_app: Any) -> None:
     assert "invalid_client" in wrong.output
 
 
+def test_token_with_a_dpop_key_is_bound_to_it(make_app: Any, tmp_path: Any) -> None:
+    """``token --dpop-key key.pem`` mints a DPoP token usable only with
+    proofs by that key (checked with PyJWT-made proofs)."""
+    from cryptography.hazmat.primitives import serialization
+
+    from tests.conftest import Prover
+    from tests.conftest import dpop
+
+    app = make_app(FIDES_OAUTH_ISSUER="https://api.example.com/api/v1")
+    client_id, secret = _created(
+        _run(app, "create-client", "--scope", "rule:read").output
+    )
+    prover = Prover()
+    pem = tmp_path / "dpop.pem"
+    pem.write_bytes(
+        prover.private.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    result = _run(app, "token", client_id, "--dpop-key", str(pem), input=secret + "\n")
+    assert result.exit_code == 0, result.output
+    token = result.output.strip()
+    http = app.test_client()
+    url = "https://api.example.com/api/v1/rule"
+    proof = prover.proof("GET", url, token=token)
+    assert http.get("/api/v1/rule", headers=dpop(token, proof)).status_code == 200
+    assert http.get("/api/v1/rule", headers=bearer(token)).status_code == 401
+    thief = Prover().proof("GET", url, token=token)
+    assert http.get("/api/v1/rule", headers=dpop(token, thief)).status_code == 401
+
+
+def test_token_with_an_unusable_dpop_key_says_so(make_app: Any, tmp_path: Any) -> None:
+    app = make_app(FIDES_OAUTH_ISSUER="https://api.example.com/api/v1")
+    bad = tmp_path / "not-a-key.pem"
+    bad.write_text("not a key")
+    result = _run(app, "token", "whatever", "--dpop-key", str(bad), input="x\n")
+    assert result.exit_code != 0
+    assert "--dpop-key" in result.output
+    assert "Traceback" not in result.output
+
+
 def test_token_needs_an_issuer(app: Flask) -> None:
     result = _run(app, "token", "whatever", input="secret\n")
     assert result.exit_code != 0

@@ -166,7 +166,7 @@ def test_documented_scopes_are_the_ones_each_route_requires(
         required = {tuple(scopes) for r in security for scopes in r.values()}
         if security in ([], [{"basic": []}, {}]):
             continue  # public, or client authentication: no bearer scope
-        assert {next(iter(r)) for r in security} == {"bearer", "oauth2"}
+        assert {next(iter(r)) for r in security} == {"bearer", "dpop", "oauth2"}
         assert len(required) == 1, (method, path, security)
         (scopes,) = required
         response = client.open(_concrete(path), method=method, headers=headers)

@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import logging
+import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 from typing import Any
@@ -73,7 +73,7 @@ def claimed_issuer(assertion: str) -> tuple[dict[str, Any], dict[str, Any]]:
     try:
         compact = jws.extract_compact(assertion.encode("ascii"))
         claims = json.loads(compact.payload)
-    except (JoseError, ValueError, UnicodeError) as exc:
+    except (JoseError, ValueError, UnicodeError, RecursionError) as exc:
         raise AssertionRejected("not a compact JWS with a JSON payload") from exc
     if not isinstance(claims, dict):
         raise AssertionRejected("claims are not an object")
@@ -110,14 +110,12 @@ def check_assertion(
     exp = claims.get("exp")
     if isinstance(exp, bool) or not isinstance(exp, (int, float)):
         raise AssertionRejected("exp missing")
-    if not math.isfinite(exp):  # JSON parsers take NaN and Infinity
+    if isinstance(exp, float) and not math.isfinite(exp):  # JSON allows NaN
         raise AssertionRejected("exp not a finite number")
     if exp <= now - LEEWAY or exp > now + MAX_AHEAD + LEEWAY:
         raise AssertionRejected("exp out of range")
     nbf = claims.get("nbf")
-    if isinstance(nbf, (int, float)) and (
-        not math.isfinite(nbf) or nbf > now + LEEWAY
-    ):
+    if isinstance(nbf, (int, float)) and (not math.isfinite(nbf) or nbf > now + LEEWAY):
         raise AssertionRejected("not yet valid")
     jti = claims.get("jti")
     if not isinstance(jti, str) or not 1 <= len(jti) <= 256:

@@ -137,6 +137,7 @@ def token(
         "base_url": base_url or "https://localhost",
         "data": data,
     }
+    key = None
     if dpop_key is not None:
         try:
             key = DPoPKey.load(dpop_key)
@@ -148,6 +149,13 @@ def token(
     with current_app.test_request_context(**request):
         response = state.server.create_token_response()
     body = response.get_json()
+    if key is not None and body.get("error") == "use_dpop_nonce":
+        # Nonces required: sign once more with the one the answer gives.
+        nonce = response.headers["DPoP-Nonce"]
+        request["headers"] = {"DPoP": key.proof("POST", url, nonce=nonce)}
+        with current_app.test_request_context(**request):
+            response = state.server.create_token_response()
+        body = response.get_json()
     if response.status_code != 200:
         raise click.ClickException(f"{body['error']}: {body['error_description']}")
     click.echo(body["access_token"])

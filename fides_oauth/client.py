@@ -16,18 +16,11 @@ Usage (for ``httpx``: ``auth=dpop_httpx_auth(key, access_token)``)::
                             client_secret=secret, scope="read")
         session.get(api_url, auth=DPoPAuth(key, token["access_token"]))
 
-:class:`DPoPKey`: ``generate(alg="ES256")``, ``from_pem(pem, alg=None)``,
-``load(path, alg=None)``, ``to_pem()``, ``thumbprint``, ``public_jwk``,
-``proof(method, url, *, access_token=None, nonce=None)``; ES256, ES384,
-RS256, PS256 or EdDSA. :class:`DPoPAuth` and :class:`DPoPHttpxAuth` (or
-:func:`dpop_httpx_auth`) take ``(key, access_token=None, *, client_id=None,
-client_secret=None)`` and send ``Authorization: DPoP <token>``, or HTTP
-Basic with both parts form-encoded (RFC 6749 §2.3.1). They keep each
-origin's latest ``DPoP-Nonce``, and answer a nonce challenge (400
-``use_dpop_nonce`` from a token endpoint, 401 ``error="use_dpop_nonce"``
-from a resource; RFC 9449 §8, §9) by sending the request again with a new
-proof: once, for a nonce other than the one just sent. ``requests`` and
-``httpx`` are optional; secrets and tokens never show in messages or reprs.
+The auths send ``Authorization: DPoP <token>`` (or HTTP Basic, RFC 6749
+§2.3.1) with a fresh proof, keep each server's latest ``DPoP-Nonce`` on the
+key, and answer a nonce challenge (RFC 9449 §8, §9) by sending the request
+once more. ``requests`` and ``httpx`` are optional; secrets and tokens never
+show in messages or reprs.
 """
 
 from __future__ import annotations
@@ -47,7 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from typing import Any
 from typing import Protocol
-from urllib.parse import quote_plus
+from urllib.parse import quote
 from urllib.parse import urlsplit
 from urllib.parse import urlunsplit
 
@@ -61,6 +54,7 @@ from joserfc.jwk import OKPKey
 from joserfc.jwk import RSAKey
 
 from .client_metadata import verification_registry
+from .dpop import access_token_hash
 
 if TYPE_CHECKING:
     import httpx
@@ -132,6 +126,19 @@ class DPoPKey:
         self._key, self.alg = key, alg
         self.public_jwk: dict[str, Any] = {m: public[m] for m in _REQUIRED[kty]}
         self.thumbprint = jwk_thumbprint(self.public_jwk)
+        # Each server's latest DPoP-Nonce, kept with the key so every auth
+        # object (and fetch_token) made with it shares them.
+        self._nonces: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def nonce_for(self, url: str) -> str | None:
+        """The latest nonce the server of ``url`` gave this key's requests."""
+        with self._lock:
+            return self._nonces.get(_origin(url))
+
+    def remember_nonce(self, url: str, nonce: str) -> None:
+        with self._lock:
+            self._nonces[_origin(url)] = nonce
 
     @classmethod
     def generate(cls, alg: str = "ES256") -> DPoPKey:
@@ -181,14 +188,19 @@ class DPoPKey:
         """A DPoP proof JWT for one request (RFC 9449 §4.2): ``htu`` is the
         URL without query or fragment; ``ath`` binds ``access_token``."""
         parts = urlsplit(url)
+        # No userinfo: a password in the URL must not travel in the proof.
+        host = (
+            f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname
+        )
+        netloc = f"{host}:{parts.port}" if parts.port is not None else str(host)
         claims: dict[str, Any] = {
             "jti": secrets.token_urlsafe(16),
             "htm": method.upper(),
-            "htu": urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")),
+            "htu": urlunsplit((parts.scheme, netloc, parts.path, "", "")),
             "iat": int(time.time()),
         }
         if access_token is not None:
-            claims["ath"] = _b64(hashlib.sha256(access_token.encode("ascii")).digest())
+            claims["ath"] = access_token_hash(access_token)
         if nonce is not None:
             claims["nonce"] = nonce
         header = {"typ": "dpop+jwt", "alg": self.alg, "jwk": self.public_jwk}
@@ -232,18 +244,18 @@ class _DPoP:
         if access_token is not None:
             self._authorization = f"DPoP {access_token}"
         elif client_id is not None and client_secret is not None:
-            pair = f"{quote_plus(client_id)}:{quote_plus(client_secret)}"
+            # RFC 6749 §2.3.1 form-encodes both parts; quote() leaves no '+'
+            # for a space, so servers that decode with unquote (Authlib) or
+            # unquote_plus read the same value.
+            pair = f"{quote(client_id, safe='')}:{quote(client_secret, safe='')}"
             basic = base64.b64encode(pair.encode("ascii")).decode("ascii")
             self._authorization = f"Basic {basic}"
         elif client_id is not None or client_secret is not None:
             raise ValueError("client_id and client_secret go together")
-        self._nonces: dict[str, str] = {}
-        self._lock = threading.Lock()
 
     def _sign(self, method: str, url: str) -> tuple[dict[str, str], str | None]:
         """The headers for a request, and the nonce its proof carries."""
-        with self._lock:
-            nonce = self._nonces.get(_origin(url))
+        nonce = self.key.nonce_for(url)
         proof = self.key.proof(method, url, access_token=self._token, nonce=nonce)
         headers = {"DPoP": proof}
         if self._authorization is not None:
@@ -255,8 +267,7 @@ class _DPoP:
         nonce = headers.get("DPoP-Nonce")
         if nonce is None or not _NONCE.fullmatch(nonce):
             return None
-        with self._lock:
-            self._nonces[_origin(url)] = nonce
+        self.key.remember_nonce(url, nonce)
         return nonce
 
     def _retry(self, url: str, response: _Response, sent: str | None) -> bool:

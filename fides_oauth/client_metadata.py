@@ -37,6 +37,7 @@ __all__ = [
     "AUTH_METHODS",
     "KEY_METHOD",
     "LIFETIME_RANGE",
+    "PRIVATE_MEMBERS",
     "SECRET_METHODS",
     "SIGNING_ALGORITHMS",
     "MetadataChanges",
@@ -59,7 +60,8 @@ FIELDS = (
     "dpop_bound_access_tokens",
 )
 _MAX_KEYS = 20
-_PRIVATE_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "oth", "k")
+#: Members that make a JWK private (RFC 7517 §9.2; RFC 7518 §6), or secret.
+PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 _RSA_MIN_BITS = 2048
 _EC_ALGORITHMS = {"P-256": "ES256", "P-384": "ES384"}
 #: Asymmetric only, each pinned by the key that verifies it.
@@ -208,7 +210,7 @@ def _import_public(key: dict[str, Any], where: str) -> Any:
             imported = JWKRegistry.import_key(key)
     except (JoseError, ValueError, TypeError, KeyError) as exc:
         raise _error(f"{where} is not a valid public JWK.") from exc
-    if imported.is_private or any(m in key for m in _PRIVATE_MEMBERS):
+    if imported.is_private or any(m in key for m in PRIVATE_MEMBERS):
         raise _error(f"{where} holds private key material: send the public key only.")
     return imported
 

@@ -34,21 +34,23 @@ import hashlib
 import hmac
 import json
 import logging
+import re
+import string
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from typing import Any
-from urllib.parse import quote
-from urllib.parse import unquote
 from urllib.parse import urlsplit
 
 from joserfc.errors import JoseError
 from joserfc.jwk import JWKRegistry
 
 from .cache import BoundedCache
+from .client_metadata import PRIVATE_MEMBERS
 from .client_metadata import SIGNING_ALGORITHMS
 from .client_metadata import algorithms_for
 from .client_metadata import verification_registry
+from .dpop_nonces import Nonces
 from .errors import InvalidDPoPProofError
 from .errors import UnprocessableError
 from .errors import UseDPoPNonceError
@@ -60,7 +62,6 @@ if TYPE_CHECKING:
 __all__ = [
     "PROOF_TYPE",
     "TOKEN_TYPE",
-    "Nonces",
     "Proof",
     "ProofChecker",
     "access_token_hash",
@@ -72,12 +73,17 @@ PROOF_TYPE = "dpop+jwt"
 TOKEN_TYPE = "DPoP"  # noqa: S105 - a token type, not a secret
 _MAX_LENGTH = 8192
 _MAX_JTI = 256
-#: Members that make a JWK private (RFC 7517 §9.2; RFC 7518 §6).
-_PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 _PUBLIC_TYPES = frozenset({"EC", "RSA", "OKP"})
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
+#: RSA public keys a proof may carry: 2048 to 4096 bits, a small exponent.
+#: Bigger ones cost milliseconds per request, before any authentication.
+_RSA_MODULUS_BYTES = (256, 512)
+_RSA_EXPONENT_BYTES = 4
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-#: Characters left as they are when a path is re-encoded for comparison.
-_PATH_SAFE = "/:@!$&'()*+,;=-._~"
+#: What an RFC 3986 URI may be made of (§2), and its unreserved characters.
+_URI_CHARACTERS = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]*")
+_UNRESERVED = frozenset(string.ascii_letters + string.digits + "-._~")
+_ESCAPES = re.compile(r"%([0-9A-Fa-f]{2})")
 
 logger = logging.getLogger("fides_oauth")
 
@@ -91,23 +97,35 @@ def access_token_hash(token: str) -> str:
     return _b64url(hashlib.sha256(token.encode("ascii", "replace")).digest())
 
 
+def _escape(match: re.Match[str]) -> str:
+    char = chr(int(match.group(1), 16))
+    return char if char in _UNRESERVED else "%" + match.group(1).upper()
+
+
 def normalized_url(url: str) -> str | None:
-    """Scheme, host, port and path of ``url`` as RFC 3986 §6.2.2 and §6.2.3
-    normalise them (no query, no fragment); None when it is no http(s) URL."""
+    """Scheme, host, port and path of ``url`` after RFC 3986 syntax-based
+    (§6.2.2: case; percent-encoded unreserved characters decoded, other
+    escapes in upper case) and scheme-based (§6.2.3: default port, empty
+    path) normalisation; no query, no fragment. Dot segments are compared
+    as they stand. None for anything but an absolute http(s) URL made of
+    RFC 3986 characters, without userinfo."""
+    if not _URI_CHARACTERS.fullmatch(url):
+        return None
     try:
         parts = urlsplit(url)
         port = parts.port
-        path = quote(unquote(parts.path, errors="strict"), safe=_PATH_SAFE) or "/"
-    except (ValueError, UnicodeError):
+    except ValueError:
         return None
     scheme = parts.scheme.lower()
     host = parts.hostname
-    if scheme not in _DEFAULT_PORTS or not host:
+    if scheme not in _DEFAULT_PORTS or not host or "@" in parts.netloc:
+        return None
+    if "%" in _ESCAPES.sub("", parts.path):  # a stray '%'
         return None
     netloc = f"[{host}]" if ":" in host else host
     if port is not None and port != _DEFAULT_PORTS[scheme]:
         netloc += f":{port}"
-    return f"{scheme}://{netloc}{path}"
+    return f"{scheme}://{netloc}{_ESCAPES.sub(_escape, parts.path) or '/'}"
 
 
 @dataclass(frozen=True)
@@ -121,45 +139,6 @@ class Proof:
     expires_at: float
 
 
-class Nonces:
-    """Stateless server nonces (RFC 9449 §8, §9): base64url of a time step
-    and an HMAC of it under a key every worker derives from the same
-    configured secret, so any worker accepts what another issued. A nonce
-    is good for its step and the next one. Issued under the first key,
-    accepted under any (the key-encryption keys' rotation order)."""
-
-    def __init__(self, keys: Sequence[bytes], step: int, clock: Clock) -> None:
-        if not keys:
-            raise ValueError("Nonces need at least one key.")
-        self._keys = tuple(keys)
-        self._step = step
-        self._clock = clock
-
-    def __repr__(self) -> str:
-        return f"<Nonces step={self._step}s>"
-
-    def _for(self, step: int, key: bytes) -> str:
-        packed = step.to_bytes(8, "big")
-        mac = hmac.new(key, packed, hashlib.sha256).digest()[:16]
-        return _b64url(packed + mac)
-
-    def current(self) -> str:
-        return self._for(int(self._clock() // self._step), self._keys[0])
-
-    def accepts(self, nonce: Any) -> bool:
-        if not isinstance(nonce, str) or len(nonce) != 32:
-            return False
-        try:
-            raw = base64.urlsafe_b64decode(nonce + "==")
-        except ValueError:
-            return False
-        step = int.from_bytes(raw[:8], "big")
-        now = int(self._clock() // self._step)
-        return step in (now, now - 1) and any(
-            hmac.compare_digest(self._for(step, key), nonce) for key in self._keys
-        )
-
-
 @dataclass(frozen=True)
 class _ProofKey:
     """What a proof's header settles: the key, its algorithm, its jkt."""
@@ -170,9 +149,33 @@ class _ProofKey:
 
 
 def _b64decode(segment: str) -> bytes:
-    return base64.b64decode(
-        segment + "=" * (-len(segment) % 4), altchars=b"-_", validate=True
-    )
+    """base64url without padding, and nothing else (RFC 7515 §2)."""
+    if not _BASE64URL.fullmatch(segment):
+        raise ValueError("not base64url")
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
+def _json(segment: str) -> Any:
+    """A segment's JSON; RecursionError (deep nesting) is malformed input
+    too, as is NaN or Infinity."""
+    try:
+        return json.loads(_b64decode(segment), parse_constant=_no_constant)
+    except RecursionError as exc:
+        raise ValueError("nested too deeply") from exc
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _rsa_size_ok(jwk: dict[str, Any]) -> bool:
+    try:
+        modulus = _b64decode(str(jwk.get("n", ""))).lstrip(b"\0")
+        exponent = _b64decode(str(jwk.get("e", ""))).lstrip(b"\0")
+    except ValueError:
+        return False
+    low, high = _RSA_MODULUS_BYTES
+    return low <= len(modulus) <= high and 0 < len(exponent) <= _RSA_EXPONENT_BYTES
 
 
 class ProofChecker:
@@ -239,7 +242,7 @@ class ProofChecker:
             found = self._settle_header(head)
             self._headers.put(head, found)
         try:
-            claims = json.loads(_b64decode(body))
+            claims = _json(body)
             raw_signature = _b64decode(signature)
             valid = found.algorithm.verify(
                 f"{head}.{body}".encode("ascii"), raw_signature, found.key
@@ -255,7 +258,11 @@ class ProofChecker:
         iat = claims.get("iat")
         if isinstance(iat, bool) or not isinstance(iat, (int, float)):
             raise self._refuse("iat missing")
-        if not abs(now - iat) <= self.max_age:  # NaN and Infinity fail too
+        try:
+            issued = float(iat)
+        except OverflowError as exc:  # an integer past any float
+            raise self._refuse("iat out of range") from exc
+        if not abs(now - issued) <= self.max_age:
             raise self._refuse(
                 "iat out of range",
                 "The proof's iat is too far from the server's time.",
@@ -275,7 +282,9 @@ class ProofChecker:
                 "Sign the proof again with the nonce in the DPoP-Nonce header.",
                 nonce=self.nonces.current(),
             )
-        return Proof(found.jkt, jti, max(float(iat), now) + self.max_age)
+        # Remembered a second past the last moment it is accepted: stores
+        # count an entry as gone at its expiry instant.
+        return Proof(found.jkt, jti, max(issued, now) + self.max_age + 1)
 
     def claim(self, proof: Proof) -> None:
         """Record the proof's ``jti`` for its key; a replay is refused."""
@@ -300,7 +309,7 @@ class ProofChecker:
     def _settle_header(self, head: str) -> _ProofKey:
         """RFC 9449 §4.3 checks 4 to 7, but the signature itself."""
         try:
-            header = json.loads(_b64decode(head))
+            header = _json(head)
         except (ValueError, TypeError) as exc:
             raise self._refuse("header unreadable") from exc
         if not isinstance(header, dict):
@@ -321,12 +330,16 @@ class ProofChecker:
         jwk = header.get("jwk")
         if not isinstance(jwk, dict):
             raise self._refuse("no jwk", "The proof's header must carry its jwk.")
-        if _PRIVATE_MEMBERS & jwk.keys():
+        if PRIVATE_MEMBERS & jwk.keys():
             raise self._refuse(
                 "private jwk", "The proof's jwk must hold the public key only."
             )
         if jwk.get("kty") not in _PUBLIC_TYPES:
             raise self._refuse("jwk type", "The proof's jwk must be EC, RSA or OKP.")
+        if jwk["kty"] == "RSA" and not _rsa_size_ok(jwk):
+            raise self._refuse(
+                "RSA size", "An RSA proof key must have 2048 to 4096 bits."
+            )
         try:
             key = JWKRegistry.import_key(dict(jwk))
             allowed = algorithms_for(key)

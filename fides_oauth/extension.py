@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from collections.abc import Iterable
+from typing import cast
 
 from flask import Blueprint
 from flask import Flask
@@ -127,9 +128,10 @@ class FidesOAuth(Blueprint):
         )
         keks = secrets.key_encryption_keys
         sealer = KeySealer(keks) if keks else None  # derived keys only
-        # DPoP nonces: keyed by what every worker is configured with alike.
+        # DPoP nonces: keyed by what every worker is configured with alike
+        # (load_config has made sure there is a KEK or a signing key).
         nonce_keys = derive_keys(
-            keks or [settings.signing_key_pem or ""], b"dpop nonce"
+            keks or [cast(str, settings.signing_key_pem)], b"dpop nonce"
         )
         del secrets
         core = Core.build(

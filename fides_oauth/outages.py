@@ -15,11 +15,19 @@ import threading
 import time
 
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import SQLAlchemyError
 
 from .errors import TemporarilyUnavailableError
 from .errors import safe_text
+from .sealing import SealError
+from .seams import SharedStateUnavailable
 
-__all__ = ["OutageLog"]
+__all__ = ["STORAGE_ERRORS", "OutageLog"]
+
+#: What a request cannot go on without: the database, the keys sealed in it,
+#: the shared state. Each is answered 503 wherever it happens (a library
+#: route, a protected host route).
+STORAGE_ERRORS = (SQLAlchemyError, SealError, SharedStateUnavailable)
 
 logger = logging.getLogger("fides_oauth")
 

@@ -34,7 +34,6 @@ from flask import abort
 from flask import after_this_request
 from flask import g
 from flask import request
-from sqlalchemy.exc import SQLAlchemyError
 
 from .core import Core
 from .errors import REALM
@@ -43,8 +42,8 @@ from .errors import InsufficientScopeWithHintError
 from .errors import InvalidDPoPProofError
 from .errors import MissingBearerError
 from .issuer import IssuerRule
+from .outages import STORAGE_ERRORS
 from .responses import render
-from .sealing import SealError
 from .tokens import AuthenticatedClient
 from .tokens import VerifiedToken
 from .tokens import invalid_token
@@ -181,8 +180,9 @@ class BearerProtector(ResourceProtector):  # type: ignore[misc]
             self.acquire_token(scopes=list(scopes))
         except OAuth2Error as error:
             self.raise_error_response(error)
-        except (SQLAlchemyError, SealError) as exc:
-            # The client or the keys could not be read: say so, never a 500.
+        except STORAGE_ERRORS as exc:
+            # The client, the keys or the shared state (a DPoP proof's jti)
+            # could not be reached: say so, never a 500.
             self._core.store.rollback()
             self.raise_error_response(self._core.outages.report(exc))
         nonce = self._core.dpop.current_nonce()

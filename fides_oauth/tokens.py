@@ -41,7 +41,14 @@ __all__ = [
 #: Longer token strings are refused before any parsing.
 MAX_TOKEN_LENGTH = 8192
 _ACCESS_TOKEN_TYPES = frozenset({"at+jwt", "application/at+jwt"})
-_DECODE_ERRORS = (JoseError, ValueError, TypeError, KeyError, UnicodeError)
+_DECODE_ERRORS = (
+    JoseError,
+    ValueError,
+    TypeError,
+    KeyError,
+    UnicodeError,
+    RecursionError,
+)
 
 
 @dataclass(frozen=True)

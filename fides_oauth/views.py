@@ -17,7 +17,6 @@ from flask import Blueprint
 from flask import Response
 from flask import jsonify
 from flask import request
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import MethodNotAllowed
@@ -39,14 +38,13 @@ from .errors import PayloadTooLargeError
 from .errors import UnsupportedMediaTypeError
 from .management import Actor
 from .models import OAuthClient
+from .outages import STORAGE_ERRORS
 from .responses import render
 from .scopes import CLIENT_CREATE
 from .scopes import CLIENT_DELETE
 from .scopes import CLIENT_READ
 from .scopes import CLIENT_UPDATE
 from .scopes import SCOPE_READ
-from .sealing import SealError
-from .seams import SharedStateUnavailable
 from .state import current_state
 
 __all__ = ["guard_library_paths", "register_error_handlers"]
@@ -316,9 +314,7 @@ def _render_conflict(error: StaleDataError) -> Response:
     return render(ConflictError())
 
 
-def _render_storage_failure(
-    error: SQLAlchemyError | SealError | SharedStateUnavailable,
-) -> Response:
+def _render_storage_failure(error: Exception) -> Response:
     state = current_state()
     state.core.store.rollback()
     return render(state.core.outages.report(error))
@@ -328,7 +324,6 @@ def register_error_handlers(bp: Blueprint) -> None:
     """Every error of the blueprint's routes, rendered as JSON in one place."""
     bp.register_error_handler(OAuth2Error, _render_oauth_error)
     bp.register_error_handler(HTTPException, _render_http_error)
-    bp.register_error_handler(SQLAlchemyError, _render_storage_failure)
-    bp.register_error_handler(SealError, _render_storage_failure)
-    bp.register_error_handler(SharedStateUnavailable, _render_storage_failure)
+    for storage_error in STORAGE_ERRORS:
+        bp.register_error_handler(storage_error, _render_storage_failure)
     bp.register_error_handler(StaleDataError, _render_conflict)

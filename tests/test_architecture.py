@@ -25,6 +25,7 @@ CORE = {
     "config",
     "core",
     "dpop",
+    "dpop_nonces",
     "errors",
     "fast_reader",
     "hashing",

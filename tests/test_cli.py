@@ -93,15 +93,22 @@ def test_token_reads_the_secret_from_stdin(make_app: Any) -> None:
     assert "invalid_client" in wrong.output
 
 
-def test_token_with_a_dpop_key_is_bound_to_it(make_app: Any, tmp_path: Any) -> None:
+@pytest.mark.parametrize("nonces", [False, True])
+def test_token_with_a_dpop_key_is_bound_to_it(
+    make_app: Any, tmp_path: Any, nonces: bool
+) -> None:
     """``token --dpop-key key.pem`` mints a DPoP token usable only with
-    proofs by that key (checked with PyJWT-made proofs)."""
+    proofs by that key (checked with PyJWT-made proofs), nonces or not."""
+    import jwt as pyjwt
     from cryptography.hazmat.primitives import serialization
 
     from tests.conftest import Prover
     from tests.conftest import dpop
 
-    app = make_app(FIDES_OAUTH_ISSUER="https://api.example.com/api/v1")
+    app = make_app(
+        FIDES_OAUTH_ISSUER="https://api.example.com/api/v1",
+        FIDES_OAUTH_DPOP_REQUIRE_NONCE=nonces,
+    )
     client_id, secret = _created(
         _run(app, "create-client", "--scope", "rule:read").output
     )
@@ -119,6 +126,10 @@ def test_token_with_a_dpop_key_is_bound_to_it(make_app: Any, tmp_path: Any) -> N
     token = result.output.strip()
     http = app.test_client()
     url = "https://api.example.com/api/v1/rule"
+    claims = pyjwt.decode(token, options={"verify_signature": False})
+    assert claims["cnf"] == {"jkt": prover.jkt}
+    if nonces:
+        return  # the route's own nonce dance is test_dpop_nonce's
     proof = prover.proof("GET", url, token=token)
     assert http.get("/api/v1/rule", headers=dpop(token, proof)).status_code == 200
     assert http.get("/api/v1/rule", headers=bearer(token)).status_code == 401

@@ -142,12 +142,16 @@ def _bad_proofs(prover: Prover, url: str, token: str | None = None) -> dict[str,
         "htu host": make(htu=url.replace("localhost", "evil.example")),
         "htu scheme": make(htu=url.replace("http:", "https:")),
         "htu missing": make(drop=("htu",)),
+        "htu with userinfo": make(htu=url.replace("://", "://user:pw@")),
+        "htu with a newline": make(htu=url.replace("localhost", "local\nhost")),
+        "htu with an encoded slash": make(htu=url.replace("/v1/", "/v1%2F")),
         # 11. "The creation time of the JWT ... is within an acceptable window"
         "iat 61 s old": make(iat=now - 61),
         "iat 61 s ahead": make(iat=now + 61),
         "iat missing": make(drop=("iat",)),
         "iat a string": make(iat=str(now)),
         "iat NaN": make(iat=float("nan")),
+        "iat past any float": make(iat=10**400),
         "iat Infinity": make(iat=float("inf")),
         # 3. "All required claims per Section 4.2 are contained in the JWT."
         "jti missing": make(drop=("jti",)),
@@ -155,11 +159,15 @@ def _bad_proofs(prover: Prover, url: str, token: str | None = None) -> dict[str,
         "htm missing": make(drop=("htm",)),
         # 2. "a single and well-formed JWT"
         "not a JWT": "not-a-jwt",
+        "padded signature": make() + "==",
+        "nested JSON header": _deep + ".e30.AA",
+        "nested JSON payload": make().split(".")[0] + "." + _deep + ".AA",
         "huge": "e" * 9000,
         "two proofs joined": make() + ", " + make(),
     }
 
 
+_deep = base64.urlsafe_b64encode(b"[" * 2000 + b"]" * 2000).rstrip(b"=").decode()
 BAD_PROOF_NAMES = list(_bad_proofs(Prover(), HOST + TOKEN))
 
 
@@ -181,6 +189,77 @@ def test_the_token_endpoint_refuses_two_proofs(oauth: OAuth) -> None:
     created = oauth.create_client(["policy:read"])
     proofs = [prover.proof("POST", HOST + TOKEN), prover.proof("POST", HOST + TOKEN)]
     assert_error(token_request(oauth, created, proofs), 400, "invalid_dpop_proof")
+
+
+def test_a_proof_is_remembered_past_its_last_acceptable_second(
+    make_app: Any, clock: Any
+) -> None:
+    """Accepted while ``|now - iat| <= 60``; a replay at the very last
+    second of that window is still refused."""
+    app = make_app(clock=clock)
+    oauth = OAuth(app, app.test_client())
+    prover = Prover()
+    created = oauth.create_client(["policy:read"])
+    proof = prover.proof("POST", HOST + TOKEN, iat=int(clock()))
+    assert token_request(oauth, created, [proof]).status_code == 200
+    clock.advance(60)
+    assert_error(token_request(oauth, created, [proof]), 400, "invalid_dpop_proof")
+
+
+def test_rsa_proof_keys_are_bounded_before_any_work(oauth: OAuth) -> None:
+    """An RSA key below 2048 bits or above 4096, or with a huge exponent, is
+    refused before it is imported (a 16384-bit key costs milliseconds per
+    request; a 1024-bit one made joserfc warn, a 500 where warnings are
+    errors, as in this suite)."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    small = rsa.generate_private_key(public_exponent=65537, key_size=1024)  # noqa: S505
+    numbers = small.public_key().public_numbers()
+    weak = {
+        "kty": "RSA",
+        "n": b64(numbers.n.to_bytes(128, "big")),
+        "e": b64(numbers.e.to_bytes(3, "big")),
+    }
+    prover = Prover("RS256")
+    created = oauth.create_client(["policy:read"])
+    for jwk in (
+        weak,
+        dict(prover.jwk, n=b64(b"\x01" * 1025)),  # 8200 bits
+        dict(prover.jwk, e=b64(b"\x01" * 384)),
+    ):
+        proof = prover.proof("POST", HOST + TOKEN, header={"jwk": jwk})
+        response = token_request(oauth, created, [proof])
+        assert_error(response, 400, "invalid_dpop_proof")
+
+
+def test_an_unreachable_shared_state_is_a_503_on_a_route(make_app: Any) -> None:
+    """The jti claim cannot be made: 503 with the JSON body and Retry-After,
+    on a host route too, never Flask's HTML 500."""
+    from examples.host_app import create_app
+    from fides_oauth.seams import SharedStateUnavailable
+
+    class Unreachable:
+        def claim_once(self, key: str, expires_at: float, now: float) -> bool:
+            raise SharedStateUnavailable("Redis failed: Connection refused")
+
+        def __getattr__(self, name: str) -> Any:
+            raise SharedStateUnavailable("Redis failed: Connection refused")
+
+    app = make_app()
+    oauth = OAuth(app, app.test_client())
+    prover = Prover()
+    token = bound_token(oauth, prover)
+    broken = create_app(
+        {**app.config, "PROPAGATE_EXCEPTIONS": False},
+        oauth_options={"shared_state": Unreachable()},
+    )
+    proof = prover.proof("GET", HOST + POLICY, token=token)
+    response = broken.test_client().get(POLICY, headers=dpop(token, proof))
+    assert_error(response, 503, "temporarily_unavailable")
+    assert response.headers["Retry-After"] == "5"
 
 
 def test_iat_may_be_sixty_seconds_either_side(oauth: OAuth) -> None:

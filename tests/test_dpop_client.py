@@ -579,14 +579,14 @@ def test_httpx_async_nonce_flows(server: NonceServer, key: DPoPKey) -> None:
     assert resource.status_code == 200
     assert always.status_code == 401
     seen = server.seen
-    assert len(seen) == 6
+    assert len(seen) == 5
     server.seen = seen[:2]
     _check_token_flow(server, key, token.json())
-    server.seen = seen[2:4]
-    _check_resource_flow(server)
-    # Another path on the same origin starts with the origin's nonce.
-    assert seen[4].proof["nonce"] == server.nonce
-    assert seen[5].proof["nonce"] == "always-0"
+    # The key keeps the origin's nonce, for every auth made with it: the
+    # resource call needs no retry, and another path starts with it too.
+    assert (seen[2].path, seen[2].proof["nonce"]) == ("/resource", server.nonce)
+    assert seen[3].proof["nonce"] == server.nonce
+    assert seen[4].proof["nonce"] == "always-0"
 
 
 # -- against the library's own server -------------------------------------------
@@ -657,3 +657,35 @@ def test_httpx_against_the_server(served: tuple[str, Any], key: DPoPKey) -> None
             return response.status_code
 
     assert asyncio.run(call()) == 200
+
+
+def test_basic_credentials_round_trip_through_the_server(make_app: Any) -> None:
+    """RFC 6749 §2.3.1 form-encodes the Basic credentials: a secret with a
+    space, a plus and a colon reaches the library's server intact."""
+    from werkzeug.serving import make_server
+
+    secret = "root secret+with:odd chars 0123"
+    app = make_app(FIDES_OAUTH_ROOT_CLIENT_SECRET=secret)
+    http = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=http.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{http.server_port}/api/v1/oauth/token"
+        with requests.Session() as session:
+            token = fetch_token(
+                session,
+                url,
+                DPoPKey.generate(),
+                client_id="root-client-for-tests",
+                client_secret=secret,
+            )
+        assert token["token_type"] == "DPoP"
+    finally:
+        http.shutdown()
+        thread.join(timeout=10)
+
+
+def test_userinfo_never_reaches_the_proof(key: DPoPKey) -> None:
+    proof = key.proof("GET", "https://user:hunter2@api.example.com:8443/x?q=1")
+    _, claims = _verify(proof)
+    assert claims["htu"] == "https://api.example.com:8443/x"

@@ -168,6 +168,17 @@ def test_non_finite_times_are_refused(oauth: OAuth, value: float) -> None:
     _refused(_token(oauth, signer.assertion(client_id, nbf=value)))
 
 
+def test_a_deeply_nested_assertion_is_refused(oauth: OAuth) -> None:
+    """JSON nested past the parser's recursion limit is malformed input:
+    401, not a 500."""
+    import base64
+
+    deep = base64.urlsafe_b64encode(b"[" * 2000 + b"]" * 2000).rstrip(b"=")
+    header = base64.urlsafe_b64encode(b'{"alg":"ES256"}').rstrip(b"=")
+    for assertion in (deep + b".e30.AA", header + b"." + deep + b".AA"):
+        _refused(_token(oauth, assertion.decode(), grant_type="client_credentials"))
+
+
 def test_exp_bounds_have_sixty_seconds_of_leeway(oauth: OAuth) -> None:
     signer = Signer()
     client_id = _register(oauth, signer)

@@ -19,8 +19,8 @@ from .cache import Credentials
 from .cache import VerifiedTokens
 from .clients import ClientRecord
 from .config import OAuthConfig
-from .dpop import Nonces
 from .dpop import ProofChecker
+from .dpop_nonces import Nonces
 from .hashing import SecretHasher
 from .jwks_fetch import JwksFetcher
 from .keys import KeyStore

@@ -267,6 +267,107 @@ def _assertion(key: ECKey, client_id: str) -> str:
     )
 
 
+def _redis_url() -> str | None:
+    """A reachable Redis for the Redis rows (BENCH_REDIS_URL, else the tests'
+    default); None skips them."""
+    url = os.environ.get("BENCH_REDIS_URL") or os.environ.get(
+        "FIDES_OAUTH_TEST_REDIS_URL", "redis://127.0.0.1:6379/15"
+    )
+    if not url:
+        return None
+    try:
+        import redis
+
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except Exception:  # noqa: BLE001 - any failure: no Redis rows
+        return None
+    return url
+
+
+def dpop_costs(tmp: Path, rounds: int) -> dict[str, float]:
+    """DPoP at both ends against the same bare route, in one run: on the SQL
+    shared state (the SQLite file) and, when Redis answers, on Redis.
+
+    Proofs are signed before the timing (a client's cost, not the server's),
+    so the proof age limit is raised to outlive the run; it costs nothing
+    per request.
+    """
+    from fides_oauth.client import DPoPKey
+
+    config = {"FIDES_OAUTH_DPOP_PROOF_MAX_AGE": 3600}
+    stores = {"sql": make_host(tmp / "dpop.sqlite", **config)}
+    redis_url = _redis_url()
+    if redis_url:
+        stores["redis"] = make_host(
+            tmp / "dpop.sqlite", FIDES_OAUTH_STORAGE_URI=redis_url, **config
+        )
+    http = stores["sql"].test_client()
+    root = {"Authorization": "Bearer " + token_for(http, ROOT_ID, ROOT_SECRET)}
+    created = http.post(
+        "/api/v1/oauth/client", json=["policy:read"], headers=root
+    ).get_json()
+    cid, secret = created["client_id"], created["client_secret"]
+    form = {"client_id": cid, "client_secret": secret}
+    key = DPoPKey.generate()
+    count = rounds + rounds // 10 + 10
+    token_url = "http://localhost/api/v1/oauth/token"
+    policy_url = "http://localhost/api/v1/policy"
+    bound = http.post(
+        "/api/v1/oauth/token", data=form, headers={"DPoP": key.proof("POST", token_url)}
+    ).get_json()["access_token"]
+    bearer = {"Authorization": "Bearer " + token_for(http, cid, secret)}
+    cases: dict[str, Callable[[], None]] = {
+        "bare": expect(200, lambda: http.get("/api/v1/health", headers=bearer)),
+        "reused": expect(200, lambda: http.get("/api/v1/policy", headers=bearer)),
+        "token_warm": expect(200, lambda: http.post("/api/v1/oauth/token", data=form)),
+    }
+    for name, app in stores.items():
+        client = app.test_client()
+        route_proofs = iter(
+            [key.proof("GET", policy_url, access_token=bound) for _ in range(count)]
+        )
+        token_proofs = iter([key.proof("POST", token_url) for _ in range(count)])
+
+        def route(client: Any = client, proofs: Any = route_proofs) -> Any:
+            headers = {"Authorization": "DPoP " + bound, "DPoP": next(proofs)}
+            return client.get("/api/v1/policy", headers=headers)
+
+        def token(client: Any = client, proofs: Any = token_proofs) -> Any:
+            headers = {"DPoP": next(proofs)}
+            return client.post("/api/v1/oauth/token", data=form, headers=headers)
+
+        cases[f"dpop_route_{name}"] = expect(200, route)
+        cases[f"dpop_token_{name}"] = expect(200, token)
+    # The parts, alone: the proof check, and the jti claim on each store.
+    core = stores["sql"].extensions["fides_oauth"].core
+    spare = iter(
+        [key.proof("GET", policy_url, access_token=bound) for _ in range(count)]
+    )
+
+    def proof_check() -> None:
+        core.dpop.check([next(spare)], "GET", policy_url, access_token=bound)
+
+    cases["proof_check"] = proof_check
+    for name, app in stores.items():
+        checker = app.extensions["fides_oauth"].core.dpop
+        claims = iter(
+            [
+                checker.check([key.proof("GET", policy_url)], "GET", policy_url)
+                for _ in range(count)
+            ]
+        )
+        cases[f"jti_claim_{name}"] = lambda checker=checker, claims=claims: (
+            checker.claim(next(claims))
+        )
+    with stores["sql"].app_context():
+        times = interleaved(cases, rounds)
+    for app in stores.values():
+        shared = app.extensions["fides_oauth"].core.limiter.shared
+        if hasattr(shared, "close"):
+            shared.close()
+    return times
+
+
 def cold_token(tmp: Path, count: int) -> tuple[float, float]:
     """Median of cold token requests (a credential's first) and of one
     bcrypt.checkpw at the configured cost (12)."""
@@ -559,6 +660,54 @@ def main() -> int:
                 f"{t['token_warm']:.0f} µs",
                 f"{t['token_warm'] / bare:.2f}",
                 "≤ 10",
+            ),
+        ]
+        d = dpop_costs(tmp, rounds)
+        dpop_bare = d["bare"]
+        rows.append(
+            (
+                "DPoP: bare route (this section's baseline)",
+                f"{dpop_bare:.0f} µs",
+                "1.00",
+                "",
+            )
+        )
+        for store in ("sql", "redis"):
+            if f"dpop_route_{store}" not in d:
+                continue
+            label = "SQLite" if store == "sql" else "Redis"
+            rows += [
+                (
+                    f"DPoP-protected request, jti on {label}",
+                    f"{d[f'dpop_route_{store}']:.0f} µs",
+                    f"{d[f'dpop_route_{store}'] / dpop_bare:.2f}",
+                    "≤ 1.8",
+                ),
+                (
+                    f"DPoP token request, warm, jti on {label}",
+                    f"{d[f'dpop_token_{store}']:.0f} µs",
+                    f"{d[f'dpop_token_{store}'] / dpop_bare:.2f}",
+                    "≤ 10",
+                ),
+                (
+                    f"  part: jti claim on {label}",
+                    f"{d[f'jti_claim_{store}']:.0f} µs",
+                    f"{d[f'jti_claim_{store}'] / dpop_bare:.2f}",
+                    "",
+                ),
+            ]
+        rows += [
+            (
+                "  part: proof check (signature, htm/htu, iat, ath)",
+                f"{d['proof_check']:.0f} µs",
+                f"{d['proof_check'] / dpop_bare:.2f}",
+                "",
+            ),
+            (
+                "  bearer, reused token / token request, warm (same run)",
+                f"{d['reused']:.0f} / {d['token_warm']:.0f} µs",
+                f"{d['reused'] / dpop_bare:.2f} / {d['token_warm'] / dpop_bare:.2f}",
+                "",
             ),
         ]
         cold, check = cold_token(tmp, 2 if quick else 5)

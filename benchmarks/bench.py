@@ -540,11 +540,7 @@ def real_server(url: str, seconds: float, rounds: int) -> tuple[float, float]:
     }
     # A clean store first, whatever an earlier run left (even keys sealed
     # under another key-encryption key, which start-up would refuse).
-    engine = create_engine(url)
-    metadata.drop_all(engine)
-    with engine.begin() as connection:
-        connection.execute(text(f"DROP TABLE IF EXISTS {VERSION_TABLE}"))
-    engine.dispose()
+    _drop_everything(url)
     prepared = create_app(
         {
             "SQLALCHEMY_DATABASE_URI": url,
@@ -609,6 +605,17 @@ def real_server(url: str, seconds: float, rounds: int) -> tuple[float, float]:
     finally:
         os.kill(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
+        # And clean after: the database may be the test suite's, whose apps
+        # could not open keys sealed under this run's demo KEK.
+        _drop_everything(url)
+
+
+def _drop_everything(url: str) -> None:
+    engine = create_engine(url)
+    metadata.drop_all(engine)
+    with engine.begin() as connection:
+        connection.execute(text(f"DROP TABLE IF EXISTS {VERSION_TABLE}"))
+    engine.dispose()
 
 
 # -- report ------------------------------------------------------------------

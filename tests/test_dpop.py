@@ -239,6 +239,7 @@ def test_an_unreachable_shared_state_is_a_503_on_a_route(make_app: Any) -> None:
     """The jti claim cannot be made: 503 with the JSON body and Retry-After,
     on a host route too, never Flask's HTML 500."""
     from examples.host_app import create_app
+    from examples.host_app import db
     from fides_oauth.seams import SharedStateUnavailable
 
     class Unreachable:
@@ -257,7 +258,12 @@ def test_an_unreachable_shared_state_is_a_503_on_a_route(make_app: Any) -> None:
         oauth_options={"shared_state": Unreachable()},
     )
     proof = prover.proof("GET", HOST + POLICY, token=token)
-    response = broken.test_client().get(POLICY, headers=dpop(token, proof))
+    try:
+        response = broken.test_client().get(POLICY, headers=dpop(token, proof))
+    finally:
+        with broken.app_context():  # its own engine: close its connections
+            db.session.remove()
+            db.engine.dispose()
     assert_error(response, 503, "temporarily_unavailable")
     assert response.headers["Retry-After"] == "5"
 

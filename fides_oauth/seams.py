@@ -9,7 +9,8 @@ pluggable classes:
 - ``audit``: where audit events go (the default logs them on
   ``fides_oauth.audit`` and sends the blinker signals);
 - ``shared_state``: the ephemeral state every worker shares — failure
-  counters and known sources today (:class:`SharedState`).
+  counters, known sources, and the single-use ``jti``s of client assertions
+  and DPoP proofs (:class:`SharedState`).
 """
 
 from __future__ import annotations
@@ -59,7 +60,8 @@ class SharedStateUnavailable(RuntimeError):
 class SharedState(Protocol):
     """The ephemeral state every worker and host shares (CONTRACT §10):
     failed-authentication counters in fixed windows, the known sources of
-    the failure limits, and the replay set of client assertions. Two
+    the failure limits, and the replay set of client assertions and DPoP
+    proofs. Two
     implementations ship: SQL, on the host's
     database (:class:`fides_oauth.shared_sql.SqlSharedState`, the default),
     and Redis (:class:`fides_oauth.shared_redis.RedisSharedState`,

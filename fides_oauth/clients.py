@@ -265,4 +265,5 @@ def serialize_client(client: OAuthClient) -> dict[str, Any]:
         "dpop_bound_access_tokens": bool(client.dpop_bound_access_tokens),
         "created_at": _iso(client.created_at),
         "updated_at": _iso(client.updated_at),
+        "last_used_at": _iso(client.last_used_at) if client.last_used_at else None,
     }

@@ -35,6 +35,7 @@ from .seams import SharedState
 from .shared_redis import RedisSharedState
 from .shared_sql import SqlSharedState
 from .store import Store
+from .usage import UsageRecorder
 
 __all__ = ["Core"]
 
@@ -62,6 +63,8 @@ class Core:
     jwks: JwksFetcher
     #: DPoP proofs, at the token endpoint and at protected routes.
     dpop: ProofChecker
+    #: When each client was last used (coarse marks).
+    usage: UsageRecorder
     clock: Clock
     audit: AuditSink
 
@@ -105,6 +108,7 @@ class Core:
                 if settings.storage_uri
                 else SqlSharedState(store.engine)
             )
+        outages = OutageLog()
         return cls(
             config=settings,
             registry=registry,
@@ -134,7 +138,7 @@ class Core:
                 audit=audit,
                 clock=clock,
             ),
-            outages=OutageLog(),
+            outages=outages,
             jwks=JwksFetcher(settings.jwks_uri_allow_loopback, clock=clock),
             dpop=ProofChecker(
                 shared,
@@ -144,6 +148,7 @@ class Core:
                 if settings.dpop_require_nonce
                 else None,
             ),
+            usage=UsageRecorder(store.engine, clock, outages),
             clock=clock,
             audit=audit,
         )

@@ -113,6 +113,11 @@ class OAuthClient(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
     )
+    #: The last successful token request, coarse (at most about one write
+    #: a minute per client; :mod:`fides_oauth.usage`). None: never used.
+    last_used_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), default=None
+    )
 
     def __repr__(self) -> str:
         # Never the hash: reprs end up in logs (Authlib logs the client).

@@ -97,6 +97,12 @@ def _client_properties() -> dict[str, Schema]:
         **_metadata_properties(),
         "created_at": {"type": "string", "format": "date-time"},
         "updated_at": {"type": "string", "format": "date-time"},
+        "last_used_at": {
+            "type": ["string", "null"],
+            "format": "date-time",
+            "description": "The client's last token request, to about a minute; "
+            "null if it never asked for one.",
+        },
     }
 
 

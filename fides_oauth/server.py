@@ -167,7 +167,10 @@ class ClientCredentialsGrant(_ClientCredentialsGrant):  # type: ignore[misc]
             if nonce is not None:  # RFC 9449 §8.2: the next nonce, up front
                 headers.append(("DPoP-Nonce", nonce))
         self.save_token(token)
-        client_id = self.request.client.client_id
+        client: ClientRecord = self.request.client
+        client_id = client.client_id
+        if not client.is_root:  # the root lives in configuration, not a row
+            self.server.core.usage.used(client_id)
         self.server.core.audit(
             "token_issued",
             actor=client_id,

@@ -43,6 +43,7 @@ CORE = {
     "store",
     "tokens",
     "transient",
+    "usage",
 }
 FRAMEWORK = ("flask", "werkzeug", "authlib.integrations")
 #: Declarative data may run longer (the OpenAPI descriptions).

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import requests
+from sqlalchemy import select
 
 from fides_oauth.limits import FailureLimiter
 from fides_oauth.shared_sql import SqlSharedState
@@ -85,6 +86,16 @@ def test_cold_and_warm_token_requests_across_three_workers_all_succeed(
         assert status == 200, body
     assert "deadlock" not in log.lower()
     assert "Traceback" not in log
+    assert "Storage failed" not in log  # a failed last-use mark is logged so
+    # Every client was marked used, by whichever worker answered first.
+    with app.app_context():
+        from examples.host_app import db
+        from fides_oauth.models import OAuthClient
+
+        marks = db.session.scalars(select(OAuthClient.last_used_at)).all()
+        db.session.remove()
+    assert len(marks) == 51
+    assert all(mark is not None for mark in marks)
 
 
 def test_limiter_writes_in_parallel_never_fail(app: Any) -> None:

@@ -119,6 +119,10 @@ def create_app(
     )
     if test_config:
         app.config.update(test_config)
+    if "FIDES_OAUTH_ADMIN" not in app.config:
+        # The admin page, off unless the environment turns it on.
+        admin = os.environ.get("FIDES_OAUTH_ADMIN", "").strip().lower()
+        app.config["FIDES_OAUTH_ADMIN"] = admin in ("1", "true", "yes", "on")
     _root_credentials(app)
 
     db.init_app(app)

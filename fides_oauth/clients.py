@@ -17,6 +17,7 @@ from datetime import timezone
 from typing import Any
 
 from sqlalchemy import func
+from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -222,11 +223,25 @@ def revoke_tokens(client: OAuthClient) -> None:
 
 
 def list_clients(
-    session: Session, page: int, size: int
+    session: Session, page: int, size: int, search: str | None = None
 ) -> tuple[list[OAuthClient], int]:
-    total = session.scalar(select(func.count()).select_from(OAuthClient)) or 0
+    """One page of clients, oldest first, and how many match; ``search``
+    keeps those whose name contains it (any case) or whose id starts with it."""
+    where = []
+    if search:
+        pattern = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        where.append(
+            or_(
+                func.lower(OAuthClient.name).like(f"%{pattern.lower()}%", escape="\\"),
+                OAuthClient.id.like(f"{pattern}%", escape="\\"),
+            )
+        )
+    total = (
+        session.scalar(select(func.count()).select_from(OAuthClient).where(*where)) or 0
+    )
     items = session.scalars(
         select(OAuthClient)
+        .where(*where)
         .order_by(OAuthClient.created_at, OAuthClient.id)
         .offset((page - 1) * size)
         .limit(size)

@@ -72,6 +72,9 @@ DEFAULTS: Mapping[str, Any] = {
     "FIDES_OAUTH_SERVER_METADATA": True,
     # Longest time a rotated-out secret may keep working.
     "FIDES_OAUTH_MAX_ROTATION_GRACE_SECONDS": 86400,
+    # The admin web page at <prefix>/oauth/admin/ (off: every path under it
+    # is 404).
+    "FIDES_OAUTH_ADMIN": False,
     # DPoP (RFC 9449): how far a proof's iat may be from now, either side.
     "FIDES_OAUTH_DPOP_PROOF_MAX_AGE": 60,
     # Require a server nonce in every DPoP proof (RFC 9449 §8, §9).
@@ -110,6 +113,7 @@ class OAuthConfig:
     dpop_proof_max_age: int = 60  # seconds
     dpop_require_nonce: bool = False
     dpop_nonce_seconds: int = 300
+    admin: bool = False
 
     def __repr__(self) -> str:
         # The signing key is a secret: never show it.
@@ -293,5 +297,6 @@ def load_config(config: Mapping[str, Any]) -> tuple[OAuthConfig, Secrets]:
         dpop_proof_max_age=_int(config, "FIDES_OAUTH_DPOP_PROOF_MAX_AGE", 1, 3600),
         dpop_require_nonce=_bool(config, "FIDES_OAUTH_DPOP_REQUIRE_NONCE"),
         dpop_nonce_seconds=_int(config, "FIDES_OAUTH_DPOP_NONCE_SECONDS", 10, 86400),
+        admin=_bool(config, "FIDES_OAUTH_ADMIN"),
     )
     return settings, Secrets(root_secret, _key_encryption_keys(config))

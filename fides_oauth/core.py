@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from joserfc.jwk import ECKey
 
+from .admin_sessions import AdminSessions
 from .cache import Credentials
 from .cache import VerifiedTokens
 from .clients import ClientRecord
@@ -65,6 +66,8 @@ class Core:
     dpop: ProofChecker
     #: When each client was last used (coarse marks).
     usage: UsageRecorder
+    #: The admin page's sessions.
+    admin_sessions: AdminSessions
     clock: Clock
     audit: AuditSink
 
@@ -149,6 +152,7 @@ class Core:
                 else None,
             ),
             usage=UsageRecorder(store.engine, clock, outages),
+            admin_sessions=AdminSessions(store.engine, clock),
             clock=clock,
             audit=audit,
         )

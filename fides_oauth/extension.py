@@ -16,6 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from . import migrate
+from .admin import register_admin
 from .audit import emit as default_audit
 from .cli import register_commands
 from .clients import ClientRecord
@@ -93,7 +94,9 @@ class FidesOAuth(Blueprint):
         audit: AuditSink | None = None,
         shared_state: SharedState | None = None,
     ) -> None:
-        super().__init__(name, __name__, cli_group="fides-oauth")
+        super().__init__(
+            name, __name__, cli_group="fides-oauth", template_folder="templates"
+        )
         if not callable(session):
             raise TypeError(
                 "FidesOAuth(session=...) takes the host's session: "
@@ -105,6 +108,7 @@ class FidesOAuth(Blueprint):
         self._shared_state = shared_state
         self.registry = ScopeRegistry(scopes)  # malformed names fail here
         register_routes(self)
+        register_admin(self)
         register_commands(self)
         self.record(self._setup)
 

@@ -93,9 +93,12 @@ class Management:
     def get(self, client_id: str) -> OAuthClient:
         return self._store.stored_client(client_id)
 
-    def page(self, page: int, size: int) -> tuple[list[OAuthClient], int]:
-        """One page of clients, oldest first, and how many there are."""
-        return clients.list_clients(self._store.session(), page, size)
+    def page(
+        self, page: int, size: int, search: str | None = None
+    ) -> tuple[list[OAuthClient], int]:
+        """One page of clients, oldest first, and how many there are (that
+        match ``search``: a part of the name, or the start of the id)."""
+        return clients.list_clients(self._store.session(), page, size, search)
 
     # -- changes -----------------------------------------------------------
 

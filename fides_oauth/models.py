@@ -27,6 +27,7 @@ from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
 __all__ = [
+    "AdminSession",
     "AuthFailure",
     "Base",
     "ChangeCounter",
@@ -201,6 +202,29 @@ class SeenAssertion(Base):
 
     def __repr__(self) -> str:
         return f"<SeenAssertion {self.key[:12]}>"
+
+
+class AdminSession(Base):
+    """A signed-in admin page session (CONTRACT §9), shared by every worker.
+
+    The browser's cookie holds a random token; only its SHA-256 is stored,
+    so a copy of this table opens no session. The client's scopes are not
+    kept: they are read afresh on every page, so a scope cut applies at
+    once. ``generation`` is the client's token generation at sign-in:
+    revoking the client's tokens, or deleting it, ends its sessions too.
+    """
+
+    __tablename__ = "fides_oauth_admin_sessions"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(255), index=True)
+    csrf: Mapped[str] = mapped_column(String(64))
+    generation: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[float] = mapped_column(Float, index=True)
+    last_seen: Mapped[float] = mapped_column(Float)
+
+    def __repr__(self) -> str:
+        return f"<AdminSession {self.client_id}>"
 
 
 class RevokedToken(Base):

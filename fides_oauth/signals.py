@@ -18,6 +18,8 @@ from blinker import Namespace
 
 __all__ = [
     "SIGNALS",
+    "admin_signed_in",
+    "admin_signed_out",
     "authentication_failed",
     "client_created",
     "client_deleted",
@@ -40,6 +42,8 @@ client_deleted = _namespace.signal("fides_oauth.client_deleted")
 token_issued = _namespace.signal("fides_oauth.token_issued")
 token_revoked = _namespace.signal("fides_oauth.token_revoked")
 authentication_failed = _namespace.signal("fides_oauth.authentication_failed")
+admin_signed_in = _namespace.signal("fides_oauth.admin_signed_in")
+admin_signed_out = _namespace.signal("fides_oauth.admin_signed_out")
 
 #: Event name (as logged) -> signal.
 SIGNALS: dict[str, NamedSignal] = {
@@ -52,4 +56,6 @@ SIGNALS: dict[str, NamedSignal] = {
     "token_issued": token_issued,
     "token_revoked": token_revoked,
     "authentication_failed": authentication_failed,
+    "admin_signed_in": admin_signed_in,
+    "admin_signed_out": admin_signed_out,
 }

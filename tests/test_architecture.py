@@ -15,6 +15,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "fides_oauth"
 
 #: The framework-neutral core: testable, and usable, without Flask.
 CORE = {
+    "admin_sessions",
     "assertions",
     "bodies",
     "cache",

@@ -80,6 +80,8 @@ def _url_map_routes(app: Flask, blueprint: str = "fides_oauth") -> set[tuple[str
         name = endpoint.removeprefix(blueprint + ".")
         if name == "not_found" or name.startswith("method_not_allowed_"):
             continue  # the blueprint's JSON 404/405 fallbacks
+        if name.startswith("admin_"):
+            continue  # the admin page's HTML, not the JSON API
         path = re.sub(r"<(?:[^<>:]+:)?([^<>]+)>", r"{\1}", rule.rule)
         for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}:
             routes.add((path, method))

@@ -1,0 +1,99 @@
+"""What every admin page shares (CONTRACT §9): the session cookie, the
+signed-in client as an actor, CSRF checks, HTML refusals and the security
+headers. See :mod:`.admin`."""
+
+from __future__ import annotations
+
+import hmac
+
+from flask import Response
+from flask import abort
+from flask import make_response
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import url_for
+
+from .admin_sessions import SignedIn
+from .management import Actor
+from .state import OAuthState
+
+__all__ = [
+    "ADMIN_PATH",
+    "COOKIE",
+    "CSP",
+    "check_csrf",
+    "cookie_path",
+    "html_error",
+    "require",
+    "secure_headers",
+    "signed_in",
+    "signed_in_actor",
+]
+
+ADMIN_PATH = "/oauth/admin"
+COOKIE = "fides_oauth_admin"
+
+#: Scripts, styles and images from this origin only; no inline script, no
+#: framing, forms posted here only.
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+
+
+def secure_headers(response: Response) -> Response:
+    """Every admin answer: no framing, no inline script, never cached (pages
+    may show a secret, or the signed-in client's view of others)."""
+    response.headers["Content-Security-Policy"] = CSP
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def cookie_path(state: OAuthState) -> str:
+    return state.url_prefix + ADMIN_PATH + "/"
+
+
+def signed_in(state: OAuthState) -> SignedIn | None:
+    return state.core.admin_sessions.find(request.cookies.get(COOKIE))
+
+
+def signed_in_actor(state: OAuthState) -> tuple[Actor, SignedIn] | None:
+    """The signed-in client as an actor, with its scopes as they are now,
+    and its session; None when nobody is signed in (or the client's tokens
+    were revoked, or it was deleted, since the session began)."""
+    session = signed_in(state)
+    if session is None:
+        return None
+    if state.core.store.is_root(session.client_id):
+        return Actor(session.client_id, state.core.registry.all), session
+    client = state.core.store.find_client(session.client_id)
+    if client is None or client.token_generation != session.generation:
+        state.core.admin_sessions.end_all(session.client_id)
+        return None
+    return Actor(client.client_id, frozenset(client.scopes)), session
+
+
+def check_csrf(expected: str) -> None:
+    given = request.form.get("csrf_token", "")
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        abort(html_error(400, "The form has expired. Go back, reload and retry."))
+
+
+def html_error(status: int, message: str) -> Response:
+    return secure_headers(
+        make_response(
+            render_template("fides_oauth/admin/error.html", message=message), status
+        )
+    )
+
+
+def require(state: OAuthState) -> tuple[Actor, SignedIn]:
+    """The signed-in actor and session, or a redirect to the sign-in page."""
+    found = signed_in_actor(state)
+    if found is None:
+        abort(redirect(url_for(f"{state.blueprint_name}.admin_home")))
+    return found

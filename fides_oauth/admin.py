@@ -37,6 +37,7 @@ from .admin_support import COOKIE
 from .admin_support import check_csrf
 from .admin_support import cookie_path
 from .admin_support import html_error
+from .admin_support import require
 from .admin_support import secure_headers
 from .admin_support import signed_in
 from .admin_support import signed_in_actor
@@ -59,6 +60,7 @@ def register_admin(bp: Blueprint) -> None:
         ("/clients", "admin_clients", list_clients, ("GET",)),
         ("/clients/new", "admin_new_client", new_client, ("GET", "POST")),
         ("/clients/<client_id>", "admin_client", show_client, ("GET", "POST")),
+        ("/keys", "admin_keys", signing_keys, ("GET", "POST")),
         ("/static/<path:filename>", "admin_static", static_file, ("GET",)),
     ]
     for path, endpoint, view, methods in routes:
@@ -147,3 +149,32 @@ def sign_out() -> ResponseReturnValue:
     response = redirect(url_for(f"{state.blueprint_name}.admin_home"))
     response.delete_cookie(COOKIE, path=cookie_path(state))
     return response
+
+
+def signing_keys() -> ResponseReturnValue:
+    """The keys that verify tokens, which one signs, and (root only) a new
+    one: the same :meth:`~.keys.KeyStore.rotate` as the CLI's command."""
+    state = current_state()
+    actor, session = require(state)
+    is_root = state.core.store.is_root(actor.client_id)
+    notice = ""
+    if request.method == "POST":
+        check_csrf(session.csrf)
+        if not is_root:
+            return html_error(403, "Only the root client may rotate the signing key.")
+        try:
+            kid = state.core.keys.rotate()
+        except RuntimeError as error:  # configured in FIDES_OAUTH_SIGNING_KEY
+            return html_error(409, str(error))
+        state.core.audit("signing_key_rotated", actor=actor.client_id, target=kid)
+        notice = "A new key signs new tokens; the old ones verify until expiry."
+    keys = state.core.keys
+    return render_template(
+        "fides_oauth/admin/keys.html",
+        actor=actor,
+        csrf_token=session.csrf,
+        kids=[key["kid"] for key in keys.public_jwks()["keys"]],
+        current=keys.signing_key().kid,
+        can_rotate=is_root and state.core.config.signing_key_pem is None,
+        notice=notice,
+    )

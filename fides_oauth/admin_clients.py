@@ -132,7 +132,8 @@ def show_client(client_id: str) -> ResponseReturnValue:
         if action == "rotate":
             _require_scope(actor, CLIENT_UPDATE, "rotate secrets")
             rotation = parse_rotation_body(
-                {"grace_seconds": _int(request.form.get("grace_seconds"), 0)},
+                # Not a number: -1, refused by the API's rule (never "no grace").
+                {"grace_seconds": _int(request.form.get("grace_seconds") or "0", -1)},
                 management.max_rotation_grace,
             )
             client, secret = management.rotate(actor, client_id, rotation)

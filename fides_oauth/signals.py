@@ -27,6 +27,7 @@ __all__ = [
     "client_secret_rotated",
     "client_tokens_revoked",
     "client_updated",
+    "signing_key_rotated",
     "token_issued",
     "token_revoked",
 ]
@@ -44,6 +45,7 @@ token_revoked = _namespace.signal("fides_oauth.token_revoked")
 authentication_failed = _namespace.signal("fides_oauth.authentication_failed")
 admin_signed_in = _namespace.signal("fides_oauth.admin_signed_in")
 admin_signed_out = _namespace.signal("fides_oauth.admin_signed_out")
+signing_key_rotated = _namespace.signal("fides_oauth.signing_key_rotated")
 
 #: Event name (as logged) -> signal.
 SIGNALS: dict[str, NamedSignal] = {
@@ -58,4 +60,5 @@ SIGNALS: dict[str, NamedSignal] = {
     "authentication_failed": authentication_failed,
     "admin_signed_in": admin_signed_in,
     "admin_signed_out": admin_signed_out,
+    "signing_key_rotated": signing_key_rotated,
 }

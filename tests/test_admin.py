@@ -339,3 +339,47 @@ def test_sign_in_and_out_are_audited_without_secrets(admin_app: Flask) -> None:
         ("admin_signed_out", ROOT_ID),
     ]
     assert ROOT_SECRET not in repr(received)
+
+
+def test_a_rotation_with_an_unreadable_grace_is_refused(
+    root: Browser, oauth: OAuth
+) -> None:
+    """Not a number is never "no grace period": 422, and nothing changes."""
+    created = oauth.create_client(["policy:read"])
+    before = oauth.snapshot()
+    response = root.post(
+        f"/clients/{created['client_id']}", action="rotate", grace_seconds="ten"
+    )
+    assert response.status_code == 422
+    assert oauth.snapshot() == before
+
+
+def test_the_signing_keys_page(root: Browser, admin_app: Flask, oauth: OAuth) -> None:
+    from fides_oauth import signals
+
+    page = root.http.get(ADMIN + "/keys").get_data(as_text=True)
+    (first,) = [
+        k["kid"] for k in oauth.http.get("/api/v1/oauth/jwks").get_json()["keys"]
+    ]
+    assert first in page and "current: signs new tokens" in page
+    received: list[Any] = []
+
+    def record(sender: Any, event: Any) -> None:
+        received.append(event)
+
+    signals.signing_key_rotated.connect(record)
+    try:
+        rotated = root.post("/keys")
+    finally:
+        signals.signing_key_rotated.disconnect(record)
+    assert rotated.status_code == 200
+    kids = [k["kid"] for k in oauth.http.get("/api/v1/oauth/jwks").get_json()["keys"]]
+    assert len(kids) == 2 and first in kids
+    assert [(e.event, e.actor) for e in received] == [("signing_key_rotated", ROOT_ID)]
+    # Another client sees the keys but may not rotate them.
+    created = oauth.create_client(["client:read"])
+    other = Browser(admin_app.test_client())
+    other.sign_in(created["client_id"], created["client_secret"])
+    assert other.http.get(ADMIN + "/keys").status_code == 200
+    assert other.post("/keys").status_code == 403
+    assert len(oauth.http.get("/api/v1/oauth/jwks").get_json()["keys"]) == 2

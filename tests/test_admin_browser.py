@@ -214,6 +214,11 @@ def test_an_operator_manages_a_client_in_the_browser(
     assert browser.find_element(By.XPATH, "//h1[normalize-space()='Clients']")
     assert client_id not in browser.page_source
 
+    _go(browser, "Signing keys")
+    _snap(browser, shots, "keys")
+    _go(browser, "Rotate signing key")
+    assert "A new key signs new tokens" in browser.page_source
+
     _go(browser, "Sign out")
     assert browser.find_element(By.XPATH, "//h1[normalize-space()='Sign in']")
 

@@ -39,6 +39,7 @@ from .admin_support import cookie_path
 from .admin_support import html_error
 from .admin_support import require
 from .admin_support import secure_headers
+from .admin_support import set_cookie
 from .admin_support import signed_in
 from .admin_support import signed_in_actor
 from .client_auth import check_credentials
@@ -97,14 +98,7 @@ def home() -> ResponseReturnValue:
     response = make_response(
         render_template("fides_oauth/admin/sign_in.html", csrf_token=token)
     )
-    response.set_cookie(
-        SIGN_IN_COOKIE,
-        token,
-        path=cookie_path(state),
-        httponly=True,
-        secure=request.is_secure,
-        samesite="Strict",
-    )
+    set_cookie(response, state, SIGN_IN_COOKIE, token)
     return response
 
 
@@ -119,20 +113,14 @@ def sign_in() -> ResponseReturnValue:
         return html_error(429, str(error.description))
     if client is None:
         return html_error(401, "The client ID or the secret is not right.")
-    lifetime = client.access_token_lifetime or state.core.config.access_token_expires_in
     token = state.core.admin_sessions.start(
-        client.client_id, client.token_generation, lifetime
+        client.client_id,
+        client.token_generation,
+        client.token_lifetime(state.core.config.access_token_expires_in),
     )
     state.core.audit("admin_signed_in", actor=client.client_id, target=client.client_id)
     response = redirect(url_for(f"{state.blueprint_name}.admin_clients"))
-    response.set_cookie(
-        COOKIE,
-        token,
-        path=cookie_path(state),
-        httponly=True,
-        secure=request.is_secure,
-        samesite="Strict",
-    )
+    set_cookie(response, state, COOKIE, token)
     response.delete_cookie(SIGN_IN_COOKIE, path=cookie_path(state))
     return response
 

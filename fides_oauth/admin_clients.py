@@ -107,25 +107,11 @@ def show_client(client_id: str) -> ResponseReturnValue:
             return _client_page(state, actor, session.csrf, client)
         check_csrf(session.csrf)
         action = request.form.get("action")
-        if action == "save":
+        if action in ("save", "settings"):
             _require_scope(actor, CLIENT_UPDATE, "change clients")
+            body = _details_body() if action == "save" else _settings_body()
             changes = parse_update_body(
-                {
-                    "name": request.form.get("name") or None,
-                    "description": request.form.get("description") or None,
-                    "scopes": request.form.getlist("scope"),
-                },
-                state.core.registry,
-                state.core.config.jwks_uri_allow_loopback,
-            )
-            client = management.update(actor, client_id, changes)
-            return _client_page(state, actor, session.csrf, client, "Saved.")
-        if action == "settings":
-            _require_scope(actor, CLIENT_UPDATE, "change clients")
-            changes = parse_update_body(
-                _settings_body(),
-                state.core.registry,
-                state.core.config.jwks_uri_allow_loopback,
+                body, state.core.registry, state.core.config.jwks_uri_allow_loopback
             )
             client = management.update(actor, client_id, changes)
             return _client_page(state, actor, session.csrf, client, "Saved.")
@@ -163,6 +149,15 @@ def show_client(client_id: str) -> ResponseReturnValue:
     except OAuth2Error as error:
         state.core.store.rollback()
         return html_error(error.status_code, str(error.get_error_description()))
+
+
+def _details_body() -> dict[str, Any]:
+    """The details form as the API's update body."""
+    return {
+        "name": request.form.get("name") or None,
+        "description": request.form.get("description") or None,
+        "scopes": request.form.getlist("scope"),
+    }
 
 
 def _settings_body() -> dict[str, Any]:

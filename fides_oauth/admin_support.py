@@ -13,6 +13,7 @@ from flask import redirect
 from flask import render_template
 from flask import request
 from flask import url_for
+from werkzeug.wrappers import Response as BaseResponse
 
 from .admin_sessions import SignedIn
 from .management import Actor
@@ -27,6 +28,7 @@ __all__ = [
     "html_error",
     "require",
     "secure_headers",
+    "set_cookie",
     "signed_in",
     "signed_in_actor",
 ]
@@ -55,6 +57,21 @@ def secure_headers(response: Response) -> Response:
 
 def cookie_path(state: OAuthState) -> str:
     return state.url_prefix + ADMIN_PATH + "/"
+
+
+def set_cookie(
+    response: BaseResponse, state: OAuthState, name: str, value: str
+) -> None:
+    """An admin cookie (CONTRACT §9): HttpOnly, SameSite=Strict, Secure over
+    https, sent to the page's own path only."""
+    response.set_cookie(
+        name,
+        value,
+        path=cookie_path(state),
+        httponly=True,
+        secure=request.is_secure,
+        samesite="Strict",
+    )
 
 
 def signed_in(state: OAuthState) -> SignedIn | None:

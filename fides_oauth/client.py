@@ -26,9 +26,7 @@ show in messages or reprs.
 from __future__ import annotations
 
 import base64
-import hashlib
 import importlib
-import json
 import re
 import secrets
 import threading
@@ -50,6 +48,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from joserfc import jwt
 from joserfc.jwk import ECKey
+from joserfc.jwk import JWKRegistry
 from joserfc.jwk import OKPKey
 from joserfc.jwk import RSAKey
 
@@ -100,15 +99,10 @@ _ERROR = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]{1,64}")  # RFC 6749 §5.2
 _CHALLENGE = re.compile(r'\berror\s*=\s*"?use_dpop_nonce\b')
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
 def jwk_thumbprint(jwk: Mapping[str, Any]) -> str:
-    """The RFC 7638 SHA-256 thumbprint (``jkt``) of a public JWK, base64url."""
-    members = {name: jwk[name] for name in _REQUIRED[jwk["kty"]]}
-    canonical = json.dumps(members, sort_keys=True, separators=(",", ":"))
-    return _b64(hashlib.sha256(canonical.encode("utf-8")).digest())
+    """The RFC 7638 SHA-256 thumbprint (``jkt``) of a public JWK, base64url
+    (joserfc's, the one the server compares with)."""
+    return str(JWKRegistry.import_key(dict(jwk)).thumbprint())
 
 
 class DPoPKey:
@@ -125,7 +119,7 @@ class DPoPKey:
             raise ValueError("an RSA key needs at least 2048 bits")
         self._key, self.alg = key, alg
         self.public_jwk: dict[str, Any] = {m: public[m] for m in _REQUIRED[kty]}
-        self.thumbprint = jwk_thumbprint(self.public_jwk)
+        self.thumbprint = str(key.thumbprint())
         # Each server's latest DPoP-Nonce, kept with the key so every auth
         # object (and fetch_token) made with it shares them.
         self._nonces: dict[str, str] = {}

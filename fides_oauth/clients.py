@@ -81,6 +81,11 @@ class ClientRecord:
     def uses_keys(self) -> bool:
         return self.auth_method == KEY_METHOD
 
+    def token_lifetime(self, default: int) -> int:
+        """Seconds its access tokens live (CONTRACT §7), else ``default``
+        (the app's): tokens and admin sessions both follow it."""
+        return self.access_token_lifetime or default
+
     def __repr__(self) -> str:
         return f"<ClientRecord {self.client_id}{' (root)' if self.is_root else ''}>"
 

@@ -51,6 +51,7 @@ from .client_metadata import SIGNING_ALGORITHMS
 from .client_metadata import algorithms_for
 from .client_metadata import verification_registry
 from .dpop_nonces import Nonces
+from .dpop_nonces import b64url
 from .errors import InvalidDPoPProofError
 from .errors import UnprocessableError
 from .errors import UseDPoPNonceError
@@ -88,13 +89,9 @@ _ESCAPES = re.compile(r"%([0-9A-Fa-f]{2})")
 logger = logging.getLogger("fides_oauth")
 
 
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
 def access_token_hash(token: str) -> str:
     """``ath``: base64url of the SHA-256 of the token's ASCII (RFC 9449 §4.2)."""
-    return _b64url(hashlib.sha256(token.encode("ascii", "replace")).digest())
+    return b64url(hashlib.sha256(token.encode("ascii", "replace")).digest())
 
 
 def _escape(match: re.Match[str]) -> str:

@@ -19,10 +19,11 @@ from typing import Any
 if TYPE_CHECKING:
     from .seams import Clock
 
-__all__ = ["Nonces"]
+__all__ = ["Nonces", "b64url"]
 
 
-def _b64url(data: bytes) -> str:
+def b64url(data: bytes) -> str:
+    """base64url without padding (RFC 7515 §2)."""
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
@@ -46,7 +47,7 @@ class Nonces:
     def _for(self, step: int, key: bytes) -> str:
         packed = step.to_bytes(8, "big")
         mac = hmac.new(key, packed, hashlib.sha256).digest()[:16]
-        return _b64url(packed + mac)
+        return b64url(packed + mac)
 
     def current(self) -> str:
         return self._for(int(self._clock() // self._step), self._keys[0])

@@ -196,7 +196,7 @@ class TokenGenerator(JWTBearerTokenGenerator):  # type: ignore[misc]
 
     def _lifetime(self, client: ClientRecord, grant_type: str) -> int:
         """The client's own token lifetime (CONTRACT §7), else the app's."""
-        return client.access_token_lifetime or self._default_lifetime
+        return client.token_lifetime(self._default_lifetime)
 
     def get_jwks(self) -> KeySet:
         return KeySet([self._keys.signing_key()])

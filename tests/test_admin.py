@@ -383,3 +383,64 @@ def test_the_signing_keys_page(root: Browser, admin_app: Flask, oauth: OAuth) ->
     assert other.http.get(ADMIN + "/keys").status_code == 200
     assert other.post("/keys").status_code == 403
     assert len(oauth.http.get("/api/v1/oauth/jwks").get_json()["keys"]) == 2
+
+
+def test_the_cookie_is_secure_over_https(admin_app: Flask) -> None:
+    """CONTRACT §9: the session cookie is "Secure on https"."""
+    http = admin_app.test_client()
+    page = http.get(ADMIN + "/", base_url="https://localhost")
+    token = _csrf(page.get_data(as_text=True))
+    assert "Secure" in page.headers["Set-Cookie"]
+    response = http.post(
+        ADMIN + "/sign-in",
+        base_url="https://localhost",
+        data={"csrf_token": token, "client_id": ROOT_ID, "client_secret": ROOT_SECRET},
+    )
+    assert response.status_code == 302
+    cookie = next(
+        c
+        for c in response.headers.getlist("Set-Cookie")
+        if c.startswith("fides_oauth_admin=")
+    )
+    assert "Secure" in cookie
+
+
+def test_a_session_works_in_every_worker_without_a_secret_key(make_app: Any) -> None:
+    """CONTRACT §9: with no SECRET_KEY from the host, a session begun on one
+    worker is valid on another."""
+    first = make_app(FIDES_OAUTH_ADMIN=True)
+    second = make_app(FIDES_OAUTH_ADMIN=True)
+    assert not first.config.get("SECRET_KEY")
+    browser = Browser(first.test_client())
+    browser.sign_in(ROOT_ID, ROOT_SECRET)
+    cookie = browser.http.get_cookie("fides_oauth_admin", path=ADMIN + "/")
+    assert cookie is not None
+    other = second.test_client()
+    other.set_cookie("fides_oauth_admin", cookie.value, path=ADMIN + "/")
+    page = other.get(ADMIN + "/clients")
+    assert page.status_code == 200
+    assert "Clients" in page.get_data(as_text=True)
+
+
+def test_changes_are_audited_with_the_signed_in_client(
+    admin_app: Flask, oauth: OAuth, caplog: pytest.LogCaptureFixture
+) -> None:
+    """CONTRACT §9: audit records name the signed-in client as the actor and
+    never carry a secret."""
+    import logging
+
+    creator = oauth.create_client(["client:create", "client:read", "policy:read"])
+    browser = Browser(admin_app.test_client())
+    browser.sign_in(creator["client_id"], creator["client_secret"])
+    caplog.set_level(logging.INFO, logger="fides_oauth.audit")
+    response = browser.post("/clients/new", name="etl", scope=["policy:read"])
+    secret = re.search(
+        r'id="secret" readonly value="([^"]+)"', response.get_data(as_text=True)
+    )
+    assert secret
+    records = [r for r in caplog.records if r.name == "fides_oauth.audit"]
+    created = [r for r in records if r.fides_oauth["event"] == "client_created"]  # type: ignore[attr-defined]
+    assert [r.fides_oauth["actor"] for r in created] == [creator["client_id"]]  # type: ignore[attr-defined]
+    for record in records:
+        assert secret.group(1) not in record.getMessage()
+        assert creator["client_secret"] not in record.getMessage()

@@ -92,7 +92,3 @@ def test_the_mark_never_conflicts_with_a_change(
     )
     assert response.status_code == 200, response.get_json()
     assert response.get_json()["last_used_at"] is not None
-
-
-def test_the_root_client_has_no_row_to_mark(oauth: OAuth) -> None:
-    assert oauth.root_token()

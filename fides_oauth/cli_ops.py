@@ -41,11 +41,13 @@ def reseal_keys() -> None:
 @fail_cleanly
 @with_appcontext
 def prune_command() -> None:
-    """Delete expired revocations and passed failure windows."""
+    """Delete expired revocations, passed failure windows and audit events
+    older than FIDES_OAUTH_AUDIT_RETENTION_DAYS."""
     deleted = current_state().core.prune()
     click.echo(
-        f"Deleted {deleted['revoked_tokens']} revoked-token entries and "
-        f"{deleted['auth_failures']} failure counts."
+        f"Deleted {deleted['revoked_tokens']} revoked-token entries, "
+        f"{deleted['auth_failures']} failure counts and "
+        f"{deleted['audit_events']} audit events."
     )
 
 

@@ -75,6 +75,9 @@ DEFAULTS: Mapping[str, Any] = {
     # The admin web page at <prefix>/oauth/admin/ (off: every path under it
     # is 404).
     "FIDES_OAUTH_ADMIN": False,
+    # Days the persisted audit events are kept (pruned by
+    # `flask fides-oauth prune`; 0: kept for ever).
+    "FIDES_OAUTH_AUDIT_RETENTION_DAYS": 90,
     # DPoP (RFC 9449): how far a proof's iat may be from now, either side.
     "FIDES_OAUTH_DPOP_PROOF_MAX_AGE": 60,
     # Require a server nonce in every DPoP proof (RFC 9449 §8, §9).
@@ -114,6 +117,7 @@ class OAuthConfig:
     dpop_require_nonce: bool = False
     dpop_nonce_seconds: int = 300
     admin: bool = False
+    audit_retention: int = 90 * 86400  # seconds; 0: for ever
 
     def __repr__(self) -> str:
         # The signing key is a secret: never show it.
@@ -298,5 +302,7 @@ def load_config(config: Mapping[str, Any]) -> tuple[OAuthConfig, Secrets]:
         dpop_require_nonce=_bool(config, "FIDES_OAUTH_DPOP_REQUIRE_NONCE"),
         dpop_nonce_seconds=_int(config, "FIDES_OAUTH_DPOP_NONCE_SECONDS", 10, 86400),
         admin=_bool(config, "FIDES_OAUTH_ADMIN"),
+        audit_retention=86400
+        * _int(config, "FIDES_OAUTH_AUDIT_RETENTION_DAYS", 0, 36500),
     )
     return settings, Secrets(root_secret, _key_encryption_keys(config))

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from joserfc.jwk import ECKey
 
 from .admin_sessions import AdminSessions
+from .audit_trail import AuditTrail
+from .audit_trail import RecordingSink
 from .cache import Credentials
 from .cache import VerifiedTokens
 from .clients import ClientRecord
@@ -68,7 +70,11 @@ class Core:
     usage: UsageRecorder
     #: The admin page's sessions.
     admin_sessions: AdminSessions
+    #: The persisted audit events.
+    trail: AuditTrail
     clock: Clock
+    #: Reports an event: kept in the trail when it is one of
+    #: :data:`~.audit_trail.PERSISTED`, then given to the host's sink.
     audit: AuditSink
 
     def __repr__(self) -> str:
@@ -84,6 +90,7 @@ class Core:
         return {
             "revoked_tokens": self.store.prune_revocations(now),
             "auth_failures": self.limiter.prune(now),
+            "audit_events": self.trail.prune(now),
         }
 
     @classmethod
@@ -112,6 +119,7 @@ class Core:
                 else SqlSharedState(store.engine)
             )
         outages = OutageLog()
+        trail = AuditTrail(store.engine, clock, settings.audit_retention)
         return cls(
             config=settings,
             registry=registry,
@@ -139,6 +147,7 @@ class Core:
                 root_id=settings.root_client_id,
                 max_rotation_grace=settings.max_rotation_grace,
                 audit=audit,
+                trail=trail,
                 clock=clock,
             ),
             outages=outages,
@@ -153,6 +162,7 @@ class Core:
             ),
             usage=UsageRecorder(store.engine, clock, outages),
             admin_sessions=AdminSessions(store.engine, clock),
+            trail=trail,
             clock=clock,
-            audit=audit,
+            audit=RecordingSink(audit, trail),
         )

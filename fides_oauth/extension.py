@@ -230,10 +230,11 @@ def rotate_signing_key(app: Flask | None = None) -> str:
 
 def prune(app: Flask | None = None) -> dict[str, int]:
     """Delete what has outlived its use: revocations of tokens that have
-    expired anyway, and failure counts whose window has passed.
+    expired anyway, failure counts whose window has passed, and audit events
+    older than ``FIDES_OAUTH_AUDIT_RETENTION_DAYS``.
 
-    Both are also pruned as the library goes (on each revocation, and every
-    few dozen failed authentications); this is for a periodic job or
+    The first two are also pruned as the library goes (on each revocation,
+    and every few dozen failed authentications); this is for a periodic job or
     ``flask fides-oauth prune``. Returns the rows deleted per table.
     """
     if app is not None:

@@ -9,7 +9,8 @@ The HTTP views, the CLI (and any page a host builds) are thin adapters over
   takes over, more than it holds itself,
 - makes the change and commits it, raising the change counter in the same
   transaction when issued tokens are affected,
-- and reports the audit event, naming the actor.
+- and records the audit event, naming the actor, in the change's own
+  transaction (:mod:`.audit_trail`), then reports it to the audit sink.
 
 Nothing here imports Flask: the store, the audit sink and the clock are
 passed in, so every rule is tested without an app (``tests/test_management.py``).
@@ -25,6 +26,7 @@ from typing import Protocol
 from sqlalchemy.orm import Session
 
 from . import clients
+from .audit_trail import AuditTrail
 from .bodies import ClientChanges
 from .bodies import ClientSpec
 from .bodies import Rotation
@@ -76,6 +78,7 @@ class Management:
         root_id: str,
         max_rotation_grace: int,
         audit: AuditSink,
+        trail: AuditTrail,
         clock: Clock,
     ) -> None:
         self._store = store
@@ -83,6 +86,7 @@ class Management:
         self._root_id = root_id
         self.max_rotation_grace = max_rotation_grace
         self._audit = audit
+        self._trail = trail
         self._clock = clock
 
     def __repr__(self) -> str:
@@ -113,8 +117,7 @@ class Management:
             created_by=actor.client_id,
             reserved_ids=[self._root_id],
         )
-        self._store.commit(invalidates_tokens=False)
-        self._emit("client_created", actor, client)
+        self._commit(actor, client, "client_created", invalidates_tokens=False)
         return client, secret
 
     def update(
@@ -131,8 +134,7 @@ class Management:
         if changes.changes_description:
             client.description = changes.description
         client.updated_at = utcnow()  # always an UPDATE, so the version is checked
-        self._store.commit()
-        self._emit("client_updated", actor, client)
+        self._commit(actor, client, "client_updated")
         return client
 
     def set_scopes(
@@ -142,8 +144,7 @@ class Management:
         _ensure_holds(actor, scopes, "grant those scopes")
         client.scopes = scopes
         client.updated_at = utcnow()
-        self._store.commit()
-        self._emit("client_scopes_changed", actor, client)
+        self._commit(actor, client, "client_scopes_changed")
         return client
 
     def rotate(
@@ -153,10 +154,10 @@ class Management:
         the old one keeps working until it ends."""
         client = self._target(actor, client_id, "rotate the secret of this client")
         secret = clients.rotate_secret(self._hasher, client, rotation, self._clock())
-        self._store.commit()
-        self._emit("client_secret_rotated", actor, client)
+        events = ["client_secret_rotated"]
         if rotation.revoke_tokens:
-            self._emit("client_tokens_revoked", actor, client)
+            events.append("client_tokens_revoked")
+        self._commit(actor, client, *events)
         return client, secret
 
     def revoke_tokens(self, actor: Actor, client_id: str) -> str:
@@ -164,15 +165,19 @@ class Management:
         the client's id. An operator may do it to the root client too (the
         root is not a stored client: through the API its id is not found)."""
         if actor.operator and self._store.is_root(client_id):
-            self._store.revoke_root_tokens()
-            self._audit(
-                "client_tokens_revoked", actor=actor.client_id, target=self._root_id
+            event = "client_tokens_revoked"
+            self._trail.stage(
+                self._store.session(),
+                event,
+                actor=actor.client_id,
+                target=self._root_id,
             )
+            self._store.revoke_root_tokens()  # commits the staged record too
+            self._audit(event, actor=actor.client_id, target=self._root_id)
             return self._root_id
         client = self._target(actor, client_id, "revoke the tokens of this client")
         clients.revoke_tokens(client)
-        self._store.commit()
-        self._emit("client_tokens_revoked", actor, client)
+        self._commit(actor, client, "client_tokens_revoked")
         return client.id
 
     def delete(
@@ -186,10 +191,8 @@ class Management:
         client = self._target(actor, client_id, "delete this client")
         if not confirm(client):
             return False
-        scopes = list(client.scopes)
         self._store.session().delete(client)
-        self._store.commit()
-        self._emit("client_deleted", actor, client, scopes=scopes)
+        self._commit(actor, client, "client_deleted")
         return True
 
     # -- helpers -----------------------------------------------------------
@@ -200,19 +203,28 @@ class Management:
         _ensure_holds(actor, client.scopes, action)
         return client
 
-    def _emit(
+    def _commit(
         self,
-        event: str,
         actor: Actor,
         client: OAuthClient,
-        scopes: Iterable[str] | None = None,
+        *events: str,
+        invalidates_tokens: bool = True,
     ) -> None:
-        self._audit(
-            event,
-            actor=actor.client_id,
-            target=client.id,
-            scopes=client.scopes if scopes is None else scopes,
-        )
+        """Commit the change with its audit records in one transaction,
+        then report the events to the sink (the log and the signals)."""
+        target, scopes = client.id, list(client.scopes)
+        session = self._store.session()
+        for event in events:
+            self._trail.stage(
+                session, event, actor=actor.client_id, target=target, scopes=scopes
+            )
+        self._store.commit(invalidates_tokens=invalidates_tokens)
+        # Reading the id reloads the committed row: the client handed back
+        # is loaded, usable once the session is gone (a deleted one keeps
+        # what it had).
+        target = client.id
+        for event in events:
+            self._audit(event, actor=actor.client_id, target=target, scopes=scopes)
 
 
 def _ensure_holds(actor: Actor, wanted: Iterable[str], action: str) -> None:

@@ -28,6 +28,7 @@ from sqlalchemy.orm import mapped_column
 
 __all__ = [
     "AdminSession",
+    "AuditRecord",
     "AuthFailure",
     "Base",
     "ChangeCounter",
@@ -265,3 +266,30 @@ class ChangeCounter(Base):
 
     def __repr__(self) -> str:
         return f"<ChangeCounter {self.counter}>"
+
+
+class AuditRecord(Base):
+    """One persisted audit event (the admin page's audit trail).
+
+    Only the events an operator acts on are kept (see
+    :data:`fides_oauth.audit_trail.PERSISTED`): management changes, admin
+    sign-ins and sign-outs, signing-key rotations and token revocations —
+    never a token grant, so the token endpoint writes nothing here. ``at``
+    is epoch seconds from the app's clock; ``scopes`` are space-separated
+    (a scope never contains a space, RFC 6749 §3.3).
+    """
+
+    __tablename__ = "fides_oauth_audit_events"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True
+    )
+    at: Mapped[float] = mapped_column(Float, index=True)
+    event: Mapped[str] = mapped_column(String(64))
+    actor: Mapped[str | None] = mapped_column(String(255), index=True)
+    target: Mapped[str | None] = mapped_column(String(255), index=True)
+    scopes: Mapped[str] = mapped_column(Text, default="")
+    outcome: Mapped[str] = mapped_column(String(32))
+
+    def __repr__(self) -> str:
+        return f"<AuditRecord {self.id} {self.event}>"

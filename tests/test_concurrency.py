@@ -28,6 +28,13 @@ def _root(live: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+def _kept(oauth: OAuth, event: str) -> int:
+    """How many ``event`` rows the audit trail holds."""
+    with oauth.app.app_context():
+        trail = oauth.app.extensions["fides_oauth"].core.trail
+        return sum(entry.event == event for entry in trail.recent(limit=10_000))
+
+
 def test_200_clients_from_8_threads_are_200_distinct_usable_clients(
     oauth: OAuth, live_server: str
 ) -> None:
@@ -50,6 +57,7 @@ def test_200_clients_from_8_threads_are_200_distinct_usable_clients(
         "/api/v1/oauth/client?size=100", headers=oauth.root_headers()
     ).get_json()
     assert listed["total"] == 200
+    assert _kept(oauth, "client_created") == 200  # each with its record
 
     def usable(client: dict[str, Any]) -> int:
         return requests.post(
@@ -99,6 +107,9 @@ def test_concurrent_scope_updates_end_in_one_written_value(
     assert {status for status, _ in answers} <= {200, 409}
     written = [scopes for status, scopes in answers if status == 200]
     assert written
+    # A change and its audit record commit together: one record per win,
+    # none for a 409.
+    assert _kept(oauth, "client_scopes_changed") == len(written)
     final = oauth.http.get(
         f"/api/v1/oauth/client/{target['client_id']}/scope",
         headers=oauth.root_headers(),
@@ -135,6 +146,7 @@ def test_concurrent_rotations_leave_exactly_one_current_secret(
         db.session.remove()
     assert previous is None  # no grace asked for: no second secret
     assert any(secrets)
+    assert _kept(oauth, "client_secret_rotated") == sum(map(bool, secrets))
     candidates = [target["client_secret"], *[s for s in secrets if s]]
     working = [s for s in candidates if bcrypt.checkpw(s.encode(), current.encode())]
     assert len(working) == 1

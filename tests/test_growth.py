@@ -69,7 +69,7 @@ def test_failure_counts_are_pruned(make_app: Any, clock: FakeClock) -> None:
         )
     assert _rows(app, AuthFailure) == 31  # 30 ids and one address
     clock.advance(61)
-    assert prune(app) == {"revoked_tokens": 0, "auth_failures": 31}
+    assert prune(app) == {"revoked_tokens": 0, "auth_failures": 31, "audit_events": 0}
     assert _rows(app, AuthFailure) == 0
 
 
@@ -103,3 +103,4 @@ def test_prune_command(app: Any) -> None:
     result = app.test_cli_runner().invoke(args=["fides-oauth", "prune"])
     assert result.exit_code == 0
     assert "Deleted 0 revoked-token entries" in result.output
+    assert "0 audit events" in result.output

@@ -29,6 +29,7 @@ from flask import send_from_directory
 from flask import url_for
 from flask.typing import ResponseReturnValue
 
+from .admin_clients import as_int
 from .admin_clients import list_clients
 from .admin_clients import new_client
 from .admin_clients import show_client
@@ -37,6 +38,7 @@ from .admin_support import COOKIE
 from .admin_support import check_csrf
 from .admin_support import cookie_path
 from .admin_support import html_error
+from .admin_support import html_for
 from .admin_support import require
 from .admin_support import secure_headers
 from .admin_support import set_cookie
@@ -44,6 +46,7 @@ from .admin_support import signed_in
 from .admin_support import signed_in_actor
 from .client_auth import check_credentials
 from .errors import TooManyAttemptsError
+from .scopes import CLIENT_READ
 from .state import current_state
 
 __all__ = ["register_admin"]
@@ -62,6 +65,7 @@ def register_admin(bp: Blueprint) -> None:
         ("/clients/new", "admin_new_client", new_client, ("GET", "POST")),
         ("/clients/<client_id>", "admin_client", show_client, ("GET", "POST")),
         ("/keys", "admin_keys", signing_keys, ("GET", "POST")),
+        ("/audit", "admin_audit", audit_trail, ("GET",)),
         ("/static/<path:filename>", "admin_static", static_file, ("GET",)),
     ]
     for path, endpoint, view, methods in routes:
@@ -110,7 +114,7 @@ def sign_in() -> ResponseReturnValue:
     try:
         client = check_credentials(state.core, client_id, secret, request.remote_addr)
     except TooManyAttemptsError as error:
-        return html_error(429, str(error.description))
+        return html_for(error)  # with its Retry-After
     if client is None:
         return html_error(401, "The client ID or the secret is not right.")
     token = state.core.admin_sessions.start(
@@ -165,4 +169,35 @@ def signing_keys() -> ResponseReturnValue:
         current=keys.signing_key().kid,
         can_rotate=is_root and state.core.config.signing_key_pem is None,
         notice=notice,
+    )
+
+
+#: Events per page of the audit trail.
+AUDIT_PAGE_SIZE = 50
+
+
+def audit_trail() -> ResponseReturnValue:
+    """The kept audit events, newest first, optionally those of one client
+    (as actor or target). Seen with ``client:read``, like the clients the
+    events name."""
+    state = current_state()
+    actor, session = require(state)
+    client = (request.args.get("client") or "").strip()[:255]
+    before = as_int(request.args.get("before"), 0) or None
+    can_read = CLIENT_READ in actor.scopes
+    entries = (
+        state.core.trail.recent(
+            client_id=client or None, before=before, limit=AUDIT_PAGE_SIZE
+        )
+        if can_read
+        else []
+    )
+    return render_template(
+        "fides_oauth/admin/audit.html",
+        actor=actor,
+        csrf_token=session.csrf,
+        entries=entries,
+        client=client,
+        can_read=can_read,
+        older=entries[-1].id if len(entries) == AUDIT_PAGE_SIZE else None,
     )

@@ -17,6 +17,7 @@ from flask.typing import ResponseReturnValue
 
 from .admin_support import check_csrf
 from .admin_support import html_error
+from .admin_support import html_for
 from .admin_support import require
 from .bodies import parse_create_body
 from .bodies import parse_rotation_body
@@ -31,7 +32,7 @@ from .scopes import CLIENT_UPDATE
 from .state import OAuthState
 from .state import current_state
 
-__all__ = ["list_clients", "new_client", "show_client"]
+__all__ = ["as_int", "list_clients", "new_client", "show_client"]
 
 PAGE_SIZE = 20
 
@@ -41,7 +42,7 @@ def list_clients() -> ResponseReturnValue:
     actor, session = require(state)
     items: list[Any] = []
     total = 0
-    page = max(1, min(_int(request.args.get("page"), 1), 10_000))
+    page = as_int(request.args.get("page"), 1, low=1, high=10_000)
     query = (request.args.get("q") or "").strip()[:200]
     if CLIENT_READ in actor.scopes:
         items, total = state.core.management.page(page, PAGE_SIZE, query or None)
@@ -85,7 +86,7 @@ def new_client() -> ResponseReturnValue:
         client, secret = state.core.management.create(actor, spec)
     except OAuth2Error as error:
         state.core.store.rollback()
-        return html_error(error.status_code, str(error.get_error_description()))
+        return html_for(error)
     return render_template(
         "fides_oauth/admin/secret.html",
         actor=actor,
@@ -119,7 +120,11 @@ def show_client(client_id: str) -> ResponseReturnValue:
             _require_scope(actor, CLIENT_UPDATE, "rotate secrets")
             rotation = parse_rotation_body(
                 # Not a number: -1, refused by the API's rule (never "no grace").
-                {"grace_seconds": _int(request.form.get("grace_seconds") or "0", -1)},
+                {
+                    "grace_seconds": as_int(
+                        request.form.get("grace_seconds") or "0", -1, low=-1
+                    )
+                },
                 management.max_rotation_grace,
             )
             client, secret = management.rotate(actor, client_id, rotation)
@@ -148,7 +153,7 @@ def show_client(client_id: str) -> ResponseReturnValue:
         return html_error(400, "Unknown action.")
     except OAuth2Error as error:
         state.core.store.rollback()
-        return html_error(error.status_code, str(error.get_error_description()))
+        return html_for(error)
 
 
 def _details_body() -> dict[str, Any]:
@@ -168,7 +173,7 @@ def _settings_body() -> dict[str, Any]:
         "dpop_bound_access_tokens": form.get("dpop_bound_access_tokens") == "yes",
     }
     lifetime = (form.get("access_token_lifetime") or "").strip()
-    body["access_token_lifetime"] = _int(lifetime, -1) if lifetime else None
+    body["access_token_lifetime"] = as_int(lifetime, -1, low=-1) if lifetime else None
     jwks = (form.get("jwks") or "").strip()
     uri = (form.get("jwks_uri") or "").strip()
     if uri:
@@ -216,8 +221,11 @@ def _scope_groups(state: OAuthState) -> list[tuple[str, list[str]]]:
     return sorted(groups.items())
 
 
-def _int(value: str | None, default: int) -> int:
+def as_int(value: str | None, default: int, low: int = 0, high: int = 2**62) -> int:
+    """A query or form number, clamped to ``[low, high]`` (a database column
+    holds it); ``default`` when it is missing or not a number."""
     try:
-        return int(value) if value is not None else default
+        number = int(value) if value is not None else default
     except ValueError:
         return default
+    return max(low, min(number, high))

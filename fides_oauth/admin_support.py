@@ -5,7 +5,9 @@ headers. See :mod:`.admin`."""
 from __future__ import annotations
 
 import hmac
+from collections.abc import Iterable
 
+from authlib.oauth2 import OAuth2Error
 from flask import Response
 from flask import abort
 from flask import make_response
@@ -16,6 +18,7 @@ from flask import url_for
 from werkzeug.wrappers import Response as BaseResponse
 
 from .admin_sessions import SignedIn
+from .errors import safe_text
 from .management import Actor
 from .state import OAuthState
 
@@ -26,6 +29,8 @@ __all__ = [
     "check_csrf",
     "cookie_path",
     "html_error",
+    "html_for",
+    "is_admin_page",
     "require",
     "secure_headers",
     "set_cookie",
@@ -100,12 +105,37 @@ def check_csrf(expected: str) -> None:
         abort(html_error(400, "The form has expired. Go back, reload and retry."))
 
 
-def html_error(status: int, message: str) -> Response:
-    return secure_headers(
-        make_response(
-            render_template("fides_oauth/admin/error.html", message=message), status
-        )
+def html_error(
+    status: int, message: str, headers: Iterable[tuple[str, str]] = ()
+) -> Response:
+    """A refusal as an admin page: the message, with a way back."""
+    response = make_response(
+        render_template("fides_oauth/admin/error.html", message=message), status
     )
+    response.headers.extend(headers)
+    return secure_headers(response)
+
+
+def html_for(error: OAuth2Error) -> Response:
+    """An :class:`OAuth2Error` (the API's refusal) as an admin page: its
+    description in words and its headers (``Retry-After`` on a 429, say)."""
+    description = error.get_error_description() or str(error.error).replace("_", " ")
+    return html_error(
+        error.status_code,
+        safe_text(str(description)),
+        [
+            (name, value)
+            for name, value in error.get_headers()
+            if name.lower() not in ("content-type", "cache-control", "pragma")
+        ],
+    )
+
+
+def is_admin_page() -> bool:
+    """Whether this request was routed to an admin page (its refusals are
+    pages too, CONTRACT §9; the API's stay JSON)."""
+    endpoint = request.endpoint or ""
+    return endpoint.rpartition(".")[2].startswith("admin_")
 
 
 def require(state: OAuthState) -> tuple[Actor, SignedIn]:

@@ -26,6 +26,8 @@ from werkzeug.routing import RequestRedirect
 
 from . import bodies
 from . import clients
+from .admin_support import html_for
+from .admin_support import is_admin_page
 from .decorators import current_client
 from .decorators import require_scopes
 from .discovery import WELL_KNOWN
@@ -287,9 +289,15 @@ def guard_library_paths() -> Response | None:
     return None
 
 
+def _answer(error: OAuth2Error) -> Response:
+    """An error of the blueprint's routes: JSON (CONTRACT §5), or a page
+    when the route is an admin page's (§9)."""
+    return html_for(error) if is_admin_page() else render(error)
+
+
 def _render_oauth_error(error: OAuth2Error) -> Response:
     current_state().core.store.rollback()
-    return render(error)
+    return _answer(error)
 
 
 _HTTP_ERROR_CODES = {404: "not_found", 405: "method_not_allowed"}
@@ -300,28 +308,28 @@ def _render_http_error(error: HTTPException) -> Response:
         return error.response  # type: ignore[return-value]
     current_state().core.store.rollback()
     if isinstance(error, RequestEntityTooLarge):
-        return render(PayloadTooLargeError())
+        return _answer(PayloadTooLargeError())
     code = error.code or 500
     rendered = FidesOAuthError(error.description or error.name, status_code=code)
     rendered.error = _HTTP_ERROR_CODES.get(
         code, "invalid_request" if code < 500 else "server_error"
     )
-    return render(rendered)
+    return _answer(rendered)
 
 
 def _render_conflict(error: StaleDataError) -> Response:
     current_state().core.store.rollback()
-    return render(ConflictError())
+    return _answer(ConflictError())
 
 
 def _render_storage_failure(error: Exception) -> Response:
     state = current_state()
     state.core.store.rollback()
-    return render(state.core.outages.report(error))
+    return _answer(state.core.outages.report(error))
 
 
 def register_error_handlers(bp: Blueprint) -> None:
-    """Every error of the blueprint's routes, rendered as JSON in one place."""
+    """Every error of the blueprint's routes, rendered in one place."""
     bp.register_error_handler(OAuth2Error, _render_oauth_error)
     bp.register_error_handler(HTTPException, _render_http_error)
     for storage_error in STORAGE_ERRORS:

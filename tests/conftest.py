@@ -12,6 +12,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -472,3 +473,54 @@ def _b64url(data: bytes) -> str:
 def dpop(token: str, proof: str) -> dict[str, str]:
     """The headers of a request with a DPoP-bound token."""
     return {"Authorization": f"DPoP {token}", "DPoP": proof}
+
+
+#: The admin page's path under the reference prefix.
+ADMIN = "/api/v1/oauth/admin"
+
+
+def admin_csrf(page: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert found, page
+    return found.group(1)
+
+
+class AdminBrowser:
+    """A signed-in admin session on the test client."""
+
+    def __init__(self, http: FlaskClient) -> None:
+        self.http = http
+        self.csrf = ""
+
+    def sign_in(self, client_id: str, secret: str) -> Any:
+        token = admin_csrf(self.http.get(ADMIN + "/").get_data(as_text=True))
+        response = self.http.post(
+            ADMIN + "/sign-in",
+            data={"csrf_token": token, "client_id": client_id, "client_secret": secret},
+        )
+        if response.status_code == 302:
+            page = self.http.get(ADMIN + "/clients").get_data(as_text=True)
+            self.csrf = admin_csrf(page)
+        return response
+
+    def post(self, path: str, **form: Any) -> Any:
+        return self.http.post(ADMIN + path, data={"csrf_token": self.csrf, **form})
+
+
+@pytest.fixture
+def admin_app(make_app: Callable[..., Flask]) -> Flask:
+    """The reference host with the admin page on."""
+    return make_app(FIDES_OAUTH_ADMIN=True)
+
+
+@pytest.fixture
+def admin_oauth(admin_app: Flask) -> OAuth:
+    return OAuth(admin_app, admin_app.test_client())
+
+
+@pytest.fixture
+def admin_root(admin_app: Flask) -> AdminBrowser:
+    """The admin page, signed in as the root client."""
+    browser = AdminBrowser(admin_app.test_client())
+    assert browser.sign_in(ROOT_ID, ROOT_SECRET).status_code == 302
+    return browser

@@ -13,6 +13,7 @@ import os
 import shutil
 import tempfile
 import threading
+from collections.abc import Callable
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -104,13 +105,18 @@ def _button(driver: Any, name: str) -> Any:
 
 
 def _go(driver: Any, name: str) -> None:
-    """Click the button or link ``name`` and wait until the next page has
-    loaded (the old page's marker is gone and the new one is complete)."""
+    """Click the button or link ``name`` and wait for the next page."""
+    _navigate(driver, lambda: _button(driver, name).click())
+
+
+def _navigate(driver: Any, action: Callable[[], None]) -> None:
+    """Do ``action`` and wait until the next page has loaded (the old page's
+    marker is gone and the new one is complete)."""
     from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.support.ui import WebDriverWait
 
     driver.execute_script("window.__leaving = true;")
-    _button(driver, name).click()
+    action()
 
     def arrived(d: Any) -> bool:
         try:
@@ -214,6 +220,20 @@ def test_an_operator_manages_a_client_in_the_browser(
     assert browser.find_element(By.XPATH, "//h1[normalize-space()='Clients']")
     assert client_id not in browser.page_source
 
+    _go(browser, "Audit trail")
+    assert browser.find_element(By.XPATH, "//h1[normalize-space()='Audit trail']")
+    _field(browser, "Client ID").send_keys(client_id)
+    _go(browser, "Filter")
+    events = [cell.text for cell in browser.find_elements(By.XPATH, "//tbody/tr/td[2]")]
+    assert [event.splitlines()[0] for event in events] == [
+        "client deleted",
+        "client tokens revoked",
+        "client secret rotated",
+        "client updated",
+        "client created",
+    ]
+    _snap(browser, shots, "audit")
+
     _go(browser, "Signing keys")
     _snap(browser, shots, "keys")
     _go(browser, "Rotate signing key")
@@ -234,3 +254,64 @@ def test_a_weaker_client_cannot_grant_what_it_lacks(
     assert not _checkbox(browser, "client:delete").is_enabled()
     assert _checkbox(browser, "policy:read").is_enabled()
     _snap(browser, shots, "new-client-weak")
+
+
+def _tab_to(driver: Any, target: Any, limit: int = 30) -> int:
+    """Press Tab until ``target`` has the focus; how many presses. Each
+    element reached on the way must show where the focus is."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    for presses in range(1, limit + 1):
+        ActionChains(driver).send_keys(Keys.TAB).perform()
+        focused = driver.switch_to.active_element
+        if focused.tag_name == "body":  # the focus entering the page
+            continue
+        outline = driver.execute_script(
+            "const s = getComputedStyle(arguments[0]);"
+            "return [s.outlineStyle, s.outlineWidth];",
+            focused,
+        )
+        assert outline[0] != "none" and outline[1] != "0px", focused.get_attribute(
+            "outerHTML"
+        )[:120]
+        if focused == target:
+            return presses
+    raise AssertionError(f"{target.get_attribute('outerHTML')[:120]} not reached")
+
+
+def _press(driver: Any, key: str) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    ActionChains(driver).send_keys(key).perform()
+
+
+def test_the_page_works_with_the_keyboard_alone(
+    served: tuple[str, Any], browser: Any
+) -> None:
+    """Sign in, create a client and reach its secret with Tab, typing, Space
+    and Enter only, every stop showing a focus ring (WCAG 2.1.1, 2.4.7)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    base, _ = served
+    browser.get(base + "/api/v1/oauth/admin/")
+    _tab_to(browser, _field(browser, "Client ID"))
+    _press(browser, ROOT_ID)
+    _tab_to(browser, _field(browser, "Client secret"), limit=1)  # the next stop
+    _press(browser, ROOT_SECRET)
+    _navigate(browser, lambda: _press(browser, Keys.ENTER))
+    assert browser.find_element(By.XPATH, "//h1[normalize-space()='Clients']")
+
+    _tab_to(browser, _button(browser, "New client"))
+    _navigate(browser, lambda: _press(browser, Keys.ENTER))
+    _tab_to(browser, _field(browser, "Name"))
+    _press(browser, "keyboard")
+    box = _checkbox(browser, "policy:read")
+    _tab_to(browser, box)
+    _press(browser, Keys.SPACE)
+    assert box.is_selected()
+    _tab_to(browser, _button(browser, "Create client"))
+    _navigate(browser, lambda: _press(browser, Keys.ENTER))
+    assert "will not be shown again" in browser.page_source
+    assert _field(browser, "Client secret").get_attribute("value")

@@ -29,23 +29,27 @@ from flask import send_from_directory
 from flask import url_for
 from flask.typing import ResponseReturnValue
 
-from .admin_clients import as_int
 from .admin_clients import list_clients
 from .admin_clients import new_client
 from .admin_clients import show_client
 from .admin_support import ADMIN_PATH
 from .admin_support import COOKIE
+from .admin_support import as_int
 from .admin_support import check_csrf
 from .admin_support import cookie_path
 from .admin_support import html_error
 from .admin_support import html_for
+from .admin_support import query_text
 from .admin_support import require
 from .admin_support import secure_headers
 from .admin_support import set_cookie
 from .admin_support import signed_in
 from .admin_support import signed_in_actor
+from .audit_trail import ID_MAX
 from .client_auth import check_credentials
 from .errors import TooManyAttemptsError
+from .routes import METHODS
+from .routes import method_not_allowed
 from .scopes import CLIENT_READ
 from .state import current_state
 
@@ -70,6 +74,13 @@ def register_admin(bp: Blueprint) -> None:
     ]
     for path, endpoint, view, methods in routes:
         bp.add_url_rule(ADMIN_PATH + path, endpoint, _page(view), methods=list(methods))
+        others = [method for method in METHODS if method not in methods]
+        bp.add_url_rule(
+            ADMIN_PATH + path,
+            endpoint + "_method_not_allowed",
+            _page(method_not_allowed(methods)),
+            methods=others,
+        )
 
 
 def _page(view: Callable[..., ResponseReturnValue]) -> Callable[..., Response]:
@@ -117,12 +128,14 @@ def sign_in() -> ResponseReturnValue:
         return html_for(error)  # with its Retry-After
     if client is None:
         return html_error(401, "The client ID or the secret is not right.")
+    event, who = "admin_signed_in", client.client_id
     token = state.core.admin_sessions.start(
-        client.client_id,
+        who,
         client.token_generation,
         client.token_lifetime(state.core.config.access_token_expires_in),
+        record=state.core.trail.staged(event, actor=who, target=who),
     )
-    state.core.audit("admin_signed_in", actor=client.client_id, target=client.client_id)
+    state.core.audit(event, actor=who, target=who)
     response = redirect(url_for(f"{state.blueprint_name}.admin_clients"))
     set_cookie(response, state, COOKIE, token)
     response.delete_cookie(SIGN_IN_COOKIE, path=cookie_path(state))
@@ -134,10 +147,12 @@ def sign_out() -> ResponseReturnValue:
     session = signed_in(state)
     if session is not None:
         check_csrf(session.csrf)
-        state.core.admin_sessions.end(request.cookies.get(COOKIE))
-        state.core.audit(
-            "admin_signed_out", actor=session.client_id, target=session.client_id
+        event, who = "admin_signed_out", session.client_id
+        state.core.admin_sessions.end(
+            request.cookies.get(COOKIE),
+            record=state.core.trail.staged(event, actor=who, target=who),
         )
+        state.core.audit(event, actor=who, target=who)
     response = redirect(url_for(f"{state.blueprint_name}.admin_home"))
     response.delete_cookie(COOKIE, path=cookie_path(state))
     return response
@@ -155,10 +170,9 @@ def signing_keys() -> ResponseReturnValue:
         if not is_root:
             return html_error(403, "Only the root client may rotate the signing key.")
         try:
-            kid = state.core.keys.rotate()
+            state.core.rotate_signing_key(actor.client_id)
         except RuntimeError as error:  # configured in FIDES_OAUTH_SIGNING_KEY
             return html_error(409, str(error))
-        state.core.audit("signing_key_rotated", actor=actor.client_id, target=kid)
         notice = "A new key signs new tokens; the old ones verify until expiry."
     keys = state.core.keys
     return render_template(
@@ -182,7 +196,7 @@ def audit_trail() -> ResponseReturnValue:
     events name."""
     state = current_state()
     actor, session = require(state)
-    client = (request.args.get("client") or "").strip()[:255]
+    client = query_text("client", ID_MAX)
     before = as_int(request.args.get("before"), 0) or None
     can_read = CLIENT_READ in actor.scopes
     entries = (
@@ -198,6 +212,7 @@ def audit_trail() -> ResponseReturnValue:
         csrf_token=session.csrf,
         entries=entries,
         client=client,
+        client_max=ID_MAX,
         can_read=can_read,
         older=entries[-1].id if len(entries) == AUDIT_PAGE_SIZE else None,
     )

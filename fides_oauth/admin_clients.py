@@ -15,9 +15,11 @@ from flask import request
 from flask import url_for
 from flask.typing import ResponseReturnValue
 
+from .admin_support import as_int
 from .admin_support import check_csrf
 from .admin_support import html_error
 from .admin_support import html_for
+from .admin_support import query_text
 from .admin_support import require
 from .bodies import parse_create_body
 from .bodies import parse_rotation_body
@@ -32,7 +34,7 @@ from .scopes import CLIENT_UPDATE
 from .state import OAuthState
 from .state import current_state
 
-__all__ = ["as_int", "list_clients", "new_client", "show_client"]
+__all__ = ["list_clients", "new_client", "show_client"]
 
 PAGE_SIZE = 20
 
@@ -43,7 +45,7 @@ def list_clients() -> ResponseReturnValue:
     items: list[Any] = []
     total = 0
     page = as_int(request.args.get("page"), 1, low=1, high=10_000)
-    query = (request.args.get("q") or "").strip()[:200]
+    query = query_text("q", 200)
     if CLIENT_READ in actor.scopes:
         items, total = state.core.management.page(page, PAGE_SIZE, query or None)
     return render_template(
@@ -219,13 +221,3 @@ def _scope_groups(state: OAuthState) -> list[tuple[str, list[str]]]:
     for name in state.core.registry.sorted():
         groups.setdefault(name.split(":", 1)[0], []).append(name)
     return sorted(groups.items())
-
-
-def as_int(value: str | None, default: int, low: int = 0, high: int = 2**62) -> int:
-    """A query or form number, clamped to ``[low, high]`` (a database column
-    holds it); ``default`` when it is missing or not a number."""
-    try:
-        number = int(value) if value is not None else default
-    except ValueError:
-        return default
-    return max(low, min(number, high))

@@ -37,6 +37,7 @@ from .models import AdminSession
 from .transient import retrying
 
 if TYPE_CHECKING:
+    from .audit_trail import Staged
     from .seams import Clock
 
 __all__ = ["IDLE_SECONDS", "AdminSessions", "SignedIn"]
@@ -77,9 +78,16 @@ class AdminSessions:
     def __repr__(self) -> str:
         return f"<AdminSessions idle={self.idle}s>"
 
-    def start(self, client_id: str, generation: int, lifetime: int) -> str:
+    def start(
+        self,
+        client_id: str,
+        generation: int,
+        lifetime: int,
+        record: Staged | None = None,
+    ) -> str:
         """A new session for ``client_id``; the cookie's token (shown here
-        and never stored)."""
+        and never stored). ``record`` adds the sign-in's audit row to the
+        same transaction."""
         token = secrets.token_urlsafe(32)
         now = self._clock()
         row = {
@@ -101,6 +109,8 @@ class AdminSessions:
                     )
                 )
                 connection.execute(insert(_SESSIONS).values(row))
+                if record is not None:
+                    record(connection)
 
         retrying(write)
         return token
@@ -125,14 +135,20 @@ class AdminSessions:
             self._touch(key, now)
         return SignedIn(row.client_id, row.csrf, row.generation, row.expires_at)
 
-    def end(self, token: str | None) -> None:
+    def end(self, token: str | None, record: Staged | None = None) -> None:
+        """End the session of a cookie's token; ``record`` adds the
+        sign-out's audit row to the same transaction when there was one."""
         if not token:
             return
         key = _digest(token)
 
         def write() -> None:
             with self._engine_of().begin() as connection:
-                connection.execute(delete(_SESSIONS).where(_SESSIONS.c.key == key))
+                ended = connection.execute(
+                    delete(_SESSIONS).where(_SESSIONS.c.key == key)
+                )
+                if record is not None and ended.rowcount:
+                    record(connection)
 
         retrying(write)
 

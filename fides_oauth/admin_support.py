@@ -18,19 +18,23 @@ from flask import url_for
 from werkzeug.wrappers import Response as BaseResponse
 
 from .admin_sessions import SignedIn
+from .bodies import is_storable_text
 from .errors import safe_text
 from .management import Actor
 from .state import OAuthState
+from .state import current_state
 
 __all__ = [
     "ADMIN_PATH",
     "COOKIE",
     "CSP",
+    "as_int",
     "check_csrf",
     "cookie_path",
     "html_error",
     "html_for",
     "is_admin_page",
+    "query_text",
     "require",
     "secure_headers",
     "set_cookie",
@@ -132,10 +136,34 @@ def html_for(error: OAuth2Error) -> Response:
 
 
 def is_admin_page() -> bool:
-    """Whether this request was routed to an admin page (its refusals are
-    pages too, CONTRACT §9; the API's stay JSON)."""
-    endpoint = request.endpoint or ""
-    return endpoint.rpartition(".")[2].startswith("admin_")
+    """Whether this request is for a path under the admin page while it is
+    on: its refusals are pages too (CONTRACT §9); the API's stay JSON, and
+    so does everything under the page's path while it is off."""
+    state = current_state()
+    if not state.core.config.admin:
+        return False
+    base = state.url_prefix + ADMIN_PATH
+    return request.path == base or request.path.startswith(base + "/")
+
+
+def as_int(value: str | None, default: int, low: int = 0, high: int = 2**62) -> int:
+    """A query or form number, clamped to ``[low, high]`` (a database column
+    holds it); ``default`` when it is missing or not a number."""
+    try:
+        number = int(value) if value is not None else default
+    except ValueError:
+        return default
+    return max(low, min(number, high))
+
+
+def query_text(name: str, limit: int) -> str:
+    """A text query argument (a search, a filter), trimmed and shortened;
+    a control character in it is a 400 page, never a query the database
+    refuses."""
+    value = (request.args.get(name) or "").strip()[:limit]
+    if not is_storable_text(value):
+        abort(html_error(400, "The search may not contain control characters."))
+    return value
 
 
 def require(state: OAuthState) -> tuple[Actor, SignedIn]:

@@ -9,12 +9,15 @@ changes, admin sign-ins and sign-outs, signing-key rotations and token
 revocations. A host that wants every event stored subscribes to the
 signals (:mod:`.signals`).
 
-Nothing lost: a management change stages its row in the change's own
-transaction (:meth:`AuditTrail.stage`), so the change and its record commit
-together or not at all. Events with no transaction of their own (a sign-in,
-a key rotation) are written in one short transaction
-(:meth:`AuditTrail.record`) before the answer, and a failure there is the
-request's 503, like any other storage failure.
+Nothing lost, nothing invented: a row is only ever *staged* in the
+transaction of the change it records (:meth:`AuditTrail.stage`), so the
+change and its record commit together or not at all. A change whose record
+cannot be written is rolled back (the request's 503), and a change that
+did not happen (a lost race, a token revoked twice) leaves no row. Each
+writer takes the row as a hook on its own transaction: the management use
+cases on the host's session, :meth:`.keys.KeyStore.rotate` and
+:class:`.admin_sessions.AdminSessions` on theirs, the revocation endpoint
+on the host's session.
 
 Rows older than the retention (``FIDES_OAUTH_AUDIT_RETENTION_DAYS``) go
 with ``flask fides-oauth prune``.
@@ -31,6 +34,7 @@ from typing import TYPE_CHECKING
 from typing import Any
 from typing import cast
 
+from sqlalchemy import Connection
 from sqlalchemy import Engine
 from sqlalchemy import Table
 from sqlalchemy import delete
@@ -40,13 +44,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .models import AuditRecord
-from .transient import retrying
 
 if TYPE_CHECKING:
-    from .seams import AuditSink
     from .seams import Clock
 
-__all__ = ["PERSISTED", "AuditEntry", "AuditTrail", "RecordingSink"]
+__all__ = ["ID_MAX", "PERSISTED", "AuditEntry", "AuditTrail", "Staged"]
 
 #: The events kept in the database; the rest are logged and signalled only.
 PERSISTED = frozenset(
@@ -64,10 +66,13 @@ PERSISTED = frozenset(
     }
 )
 
-#: Longest id or event name kept (the columns' sizes).
-_ID_MAX = 255
-
 _EVENTS = cast(Table, AuditRecord.__table__)
+
+#: Longest actor or target id kept: the columns' size.
+ID_MAX: int = _EVENTS.c.actor.type.length  # type: ignore[attr-defined]
+
+#: A row to add to a transaction: called with its session or connection.
+Staged = Callable[[Session | Connection], None]
 
 
 @dataclass(frozen=True)
@@ -89,7 +94,7 @@ class AuditEntry:
 
 
 def _clip(value: str | None) -> str | None:
-    return None if value is None else value[:_ID_MAX]
+    return None if value is None else value[:ID_MAX]
 
 
 class AuditTrail:
@@ -126,7 +131,7 @@ class AuditTrail:
 
     def stage(
         self,
-        session: Session,
+        executor: Session | Connection,
         event: str,
         *,
         actor: str | None,
@@ -134,34 +139,30 @@ class AuditTrail:
         scopes: Iterable[str] = (),
         outcome: str = "success",
     ) -> None:
-        """Add the event's row to ``session``'s transaction, not committed:
+        """Add the event's row to ``executor``'s transaction, not committed:
         it commits with the change it records."""
         if event in PERSISTED:
-            session.execute(
+            executor.execute(
                 insert(_EVENTS).values(
                     **self._row(event, actor, target, scopes, outcome)
                 )
             )
 
-    def record(
+    def staged(
         self,
         event: str,
         *,
         actor: str | None,
         target: str | None = None,
         scopes: Iterable[str] = (),
-        outcome: str = "success",
-    ) -> None:
-        """Keep the event now, in a transaction of its own."""
-        if event not in PERSISTED:
-            return
-        row = self._row(event, actor, target, scopes, outcome)
+    ) -> Staged:
+        """:meth:`stage` as a hook, for a writer that owns its transaction."""
+        scopes = tuple(scopes)
 
-        def write() -> None:
-            with self._engine_of().begin() as connection:
-                connection.execute(insert(_EVENTS).values(**row))
+        def stage(executor: Session | Connection) -> None:
+            self.stage(executor, event, actor=actor, target=target, scopes=scopes)
 
-        retrying(write)
+        return stage
 
     def recent(
         self,
@@ -203,34 +204,3 @@ class AuditTrail:
                 delete(_EVENTS).where(_EVENTS.c.at < now - self.retention)
             )
         return int(result.rowcount or 0)
-
-
-class RecordingSink:
-    """An :class:`~.seams.AuditSink` that keeps persisted events in the trail
-    and hands every event to the host's sink (the log and the signals by
-    default). Events are kept first: an answer never reports a change whose
-    record failed to commit."""
-
-    def __init__(self, sink: AuditSink, trail: AuditTrail) -> None:
-        self.sink = sink
-        self.trail = trail
-
-    def __repr__(self) -> str:
-        return f"<RecordingSink {self.sink!r}>"
-
-    def __call__(
-        self,
-        event: str,
-        *,
-        actor: str | None,
-        target: str | None = None,
-        scopes: Iterable[str] = (),
-        outcome: str = "success",
-    ) -> Any:
-        scopes = tuple(scopes)
-        self.trail.record(
-            event, actor=actor, target=target, scopes=scopes, outcome=outcome
-        )
-        return self.sink(
-            event, actor=actor, target=target, scopes=scopes, outcome=outcome
-        )

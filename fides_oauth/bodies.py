@@ -35,6 +35,7 @@ __all__ = [
     "ClientChanges",
     "ClientSpec",
     "Rotation",
+    "is_storable_text",
     "parse_create_body",
     "parse_page_args",
     "parse_rotation_body",
@@ -92,15 +93,20 @@ def _text_field(
         raise UnprocessableError(f"'{field}' must not be empty or blank.")
     if len(value) > limit:
         raise UnprocessableError(f"'{field}' must be at most {limit} characters.")
-    for ch in value:
-        # Control characters — C0 (NUL above all, which PostgreSQL refuses),
-        # DEL and C1 — and lone surrogates (not encodable) are refused;
-        # tab and newline pass.
-        if unicodedata.category(ch) in ("Cc", "Cs") and ch not in "\t\n\r":
-            raise UnprocessableError(
-                f"'{field}' contains a control character or invalid Unicode."
-            )
+    if not is_storable_text(value):
+        raise UnprocessableError(
+            f"'{field}' contains a control character or invalid Unicode."
+        )
     return value
+
+
+def is_storable_text(value: str) -> bool:
+    """No control character — C0 (NUL above all, which PostgreSQL refuses),
+    DEL and C1 — and no lone surrogate (not encodable); tab and newline
+    pass. Text from a request meets this before it reaches the database."""
+    return not any(
+        unicodedata.category(ch) in ("Cc", "Cs") and ch not in "\t\n\r" for ch in value
+    )
 
 
 def _name(value: Any) -> str | None:

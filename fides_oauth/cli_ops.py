@@ -9,6 +9,7 @@ import click
 from flask.cli import with_appcontext
 
 from . import migrate
+from .cli_support import ACTOR
 from .cli_support import fail_cleanly
 from .state import current_state
 
@@ -20,7 +21,7 @@ from .state import current_state
 @with_appcontext
 def rotate_signing_key() -> None:
     """Sign new tokens with a new key; the old one verifies until expiry."""
-    kid = current_state().core.keys.rotate()
+    kid = current_state().core.rotate_signing_key(ACTOR)
     click.echo(f"New signing key: {kid}")
 
 

@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from joserfc.jwk import ECKey
+from sqlalchemy.orm import Session
 
 from .admin_sessions import AdminSessions
 from .audit_trail import AuditTrail
-from .audit_trail import RecordingSink
 from .cache import Credentials
 from .cache import VerifiedTokens
 from .clients import ClientRecord
@@ -73,8 +73,8 @@ class Core:
     #: The persisted audit events.
     trail: AuditTrail
     clock: Clock
-    #: Reports an event: kept in the trail when it is one of
-    #: :data:`~.audit_trail.PERSISTED`, then given to the host's sink.
+    #: Where every audit event is reported, after its change committed (the
+    #: kept ones were staged in that change's transaction, see :attr:`trail`).
     audit: AuditSink
 
     def __repr__(self) -> str:
@@ -83,6 +83,18 @@ class Core:
     @property
     def root(self) -> ClientRecord:
         return self.store.root
+
+    def rotate_signing_key(self, actor: str) -> str:
+        """A new signing key, its audit row in the same transaction; its
+        ``kid``. The one home of a rotation: admin page, CLI, Python API."""
+        event = "signing_key_rotated"
+
+        def record(session: Session, kid: str) -> None:
+            self.trail.stage(session, event, actor=actor, target=kid)
+
+        kid = self.keys.rotate(record)
+        self.audit(event, actor=actor, target=kid)
+        return kid
 
     def prune(self) -> dict[str, int]:
         """Delete what has outlived its use; rows deleted per kind."""
@@ -164,5 +176,5 @@ class Core:
             admin_sessions=AdminSessions(store.engine, clock),
             trail=trail,
             clock=clock,
-            audit=RecordingSink(audit, trail),
+            audit=audit,
         )

@@ -80,30 +80,35 @@ class RevocationEndpoint(_BoundToCore, _RevocationEndpoint):  # type: ignore[mis
             return None
 
     def revoke_token(self, token: dict[str, Any], request: Any) -> None:
-        store = self._core.store
-        session = store.session()
-        if session.get(RevokedToken, token["jti"]) is None:
-            session.add(
-                RevokedToken(
-                    jti=token["jti"],
-                    client_id=token["client_id"],
-                    expires_at=float(token["exp"]),
-                )
-            )
+        """Revoke, with the audit row in the same transaction; a token
+        already revoked (before, or by a concurrent request) changes nothing
+        and records nothing."""
+        core = self._core
+        session = core.store.session()
+        if session.get(RevokedToken, token["jti"]) is not None:
+            return
+        client_id, event = token["client_id"], "token_revoked"
+        scopes = str(token.get("scope", "")).split()
         # Entries of tokens that have expired anyway are of no more use.
         session.execute(
-            delete(RevokedToken).where(RevokedToken.expires_at < self._core.clock())
+            delete(RevokedToken).where(RevokedToken.expires_at < core.clock())
+        )
+        core.trail.stage(
+            session, event, actor=client_id, target=client_id, scopes=scopes
+        )
+        # Added last, so its INSERT is flushed by the commit below, where a
+        # concurrent revocation's duplicate key is caught.
+        session.add(
+            RevokedToken(
+                jti=token["jti"], client_id=client_id, expires_at=float(token["exp"])
+            )
         )
         try:
-            store.commit()
+            core.store.commit()
         except IntegrityError:  # revoked concurrently: the same outcome
             session.rollback()
-        self._core.audit(
-            "token_revoked",
-            actor=token["client_id"],
-            target=token["client_id"],
-            scopes=str(token.get("scope", "")).split(),
-        )
+            return
+        core.audit(event, actor=client_id, target=client_id, scopes=scopes)
 
 
 class IntrospectionEndpoint(_BoundToCore, _IntrospectionEndpoint):  # type: ignore[misc]

@@ -215,17 +215,18 @@ def drop_tables(app: Flask | None = None) -> None:
         connection.execute(text(f"DROP TABLE IF EXISTS {migrate.VERSION_TABLE}"))
 
 
-def rotate_signing_key(app: Flask | None = None) -> str:
+def rotate_signing_key(app: Flask | None = None, *, actor: str = "operator") -> str:
     """Make a new key sign new tokens; returns its ``kid``.
 
     The previous key keeps verifying until the tokens it signed have
     expired, and is served in the JWK Set until then. Every worker picks
-    the new key up within a minute (at once for tokens that name it).
+    the new key up within a minute (at once for tokens that name it). The
+    rotation is audited with ``actor`` as the one who did it.
     """
     if app is not None:
         with app.app_context():
-            return rotate_signing_key()
-    return current_state().core.keys.rotate()
+            return rotate_signing_key(actor=actor)
+    return current_state().core.rotate_signing_key(actor)
 
 
 def prune(app: Flask | None = None) -> dict[str, int]:

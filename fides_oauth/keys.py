@@ -128,8 +128,9 @@ class KeyStore:
             keys.append(public)
         return {"keys": keys}
 
-    def rotate(self) -> str:
-        """Make a new key sign new tokens; returns its ``kid``."""
+    def rotate(self, record: Callable[[Session, str], None] | None = None) -> str:
+        """Make a new key sign new tokens; returns its ``kid``. ``record``
+        adds the rotation's audit row to the same transaction."""
         if self._configured is not None:
             raise RuntimeError(
                 "The signing key comes from FIDES_OAUTH_SIGNING_KEY: rotate it "
@@ -149,6 +150,8 @@ class KeyStore:
             session.execute(
                 delete(SigningKey).where(SigningKey.retired_at < now - self._retention)
             )
+            if record is not None:
+                record(session, str(key.kid))
             session.commit()  # a concurrent rotation fails here: one wins
         self._loaded_at = 0.0  # reload on next use
         return str(key.kid)

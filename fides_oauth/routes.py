@@ -23,9 +23,11 @@ from .errors import NotFoundError
 from .openapi import build_openapi
 from .state import current_state
 
-__all__ = ["ROUTES", "Route", "register_routes"]
+__all__ = ["METHODS", "ROUTES", "Route", "method_not_allowed", "register_routes"]
 
-_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "TRACE")
+#: The methods a route of the library may be asked for (HEAD and OPTIONS
+#: are answered by Flask).
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "TRACE")
 
 
 @dataclass(frozen=True)
@@ -100,7 +102,9 @@ for _route in ROUTES:
     _SERVED[_route.rule] = _SERVED.get(_route.rule, frozenset()) | set(_route.methods)
 
 
-def _method_not_allowed(allowed: tuple[str, ...]) -> Callable[..., Response]:
+def method_not_allowed(allowed: tuple[str, ...]) -> Callable[..., Response]:
+    """A view refusing a method its path does not serve (405, with Allow)."""
+
     def view(**_: Any) -> Response:
         raise MethodNotAllowedError(allowed)
 
@@ -131,12 +135,12 @@ def register_routes(bp: Blueprint) -> None:
     # Answer wrong methods inside the blueprint, so they get JSON too
     # (Flask routes 405s to the app's handlers otherwise).
     for rule, allowed in _SERVED.items():
-        others = [m for m in _METHODS if m not in allowed]
+        others = [m for m in METHODS if m not in allowed]
         name = "method_not_allowed_" + re.sub(r"[^a-z0-9]+", "_", rule).strip("_")
         bp.add_url_rule(
-            rule, name, _method_not_allowed(tuple(sorted(allowed))), methods=others
+            rule, name, method_not_allowed(tuple(sorted(allowed))), methods=others
         )
     for path in ("/oauth/<path:rest>", "/oauth/", "/oauth"):
-        bp.add_url_rule(path, "not_found", not_found, methods=list(_METHODS))
+        bp.add_url_rule(path, "not_found", not_found, methods=list(METHODS))
     bp.after_request(_allow_served_methods)
     views.register_error_handlers(bp)

@@ -19,6 +19,7 @@ from tests.conftest import ROOT_SECRET
 from tests.conftest import AdminBrowser
 from tests.conftest import OAuth
 from tests.conftest import basic
+from tests.conftest import bearer
 
 
 def _events(app: Flask, client_id: str | None = None) -> list[AuditEntry]:
@@ -82,17 +83,33 @@ def test_a_refused_change_keeps_no_record(admin_app: Flask, admin_oauth: OAuth) 
     assert _events(admin_app) == before
 
 
+def _drop_the_trail(app: Flask) -> None:
+    """Make every audit write fail, as a broken table would."""
+    with app.app_context():
+        db.session.execute(text("DROP TABLE fides_oauth_audit_events"))
+        db.session.commit()
+
+
+def _kids(app: Flask) -> list[str]:
+    with app.app_context():
+        keys = app.extensions["fides_oauth"].core.keys
+        return [key["kid"] for key in keys.public_jwks()["keys"]]
+
+
 def test_a_change_whose_record_fails_is_not_made(
     admin_app: Flask, admin_oauth: OAuth, admin_root: AdminBrowser
 ) -> None:
     """The record is written in the change's own transaction: when it cannot
     be kept, the change is rolled back and the answer is a 503 (JSON for the
-    API, a page for the admin page)."""
+    API, a page for the admin page). Each kind of writer is tried: the
+    management use cases, a token revocation, a signing-key rotation and
+    an admin sign-in."""
     headers = admin_oauth.root_headers()
-    rows = admin_oauth.snapshot()
-    with admin_app.app_context():
-        db.session.execute(text("DROP TABLE fides_oauth_audit_events"))
-        db.session.commit()
+    client_id, secret, _ = admin_oauth.client_with(["policy:read"])
+    token = admin_oauth.token(client_id, secret)
+    rows, kids = admin_oauth.snapshot(), _kids(admin_app)
+    _drop_the_trail(admin_app)
+
     api = admin_oauth.http.post(
         admin_oauth.url("/oauth/client"), json=["policy:read"], headers=headers
     )
@@ -103,6 +120,61 @@ def test_a_change_whose_record_fails_is_not_made(
     assert page.mimetype == "text/html"
     assert "retry later" in page.get_data(as_text=True)
     assert admin_oauth.snapshot() == rows
+
+    revoked = admin_oauth.http.post(
+        admin_oauth.url("/oauth/revoke"),
+        data={"token": token},
+        headers=basic(client_id, secret),
+    )
+    assert revoked.status_code == 503
+    still = admin_oauth.http.get(
+        admin_oauth.url("/oauth/client/" + client_id), headers=bearer(token)
+    )
+    assert still.status_code != 401  # the token was not revoked
+
+    assert admin_root.post("/keys").status_code == 503
+    assert _kids(admin_app) == kids  # no key was added
+
+    other = AdminBrowser(admin_app.test_client())
+    assert other.sign_in(ROOT_ID, ROOT_SECRET).status_code == 503
+    assert other.http.get(ADMIN + "/clients").status_code == 302  # no session
+
+
+def test_a_token_revoked_twice_is_recorded_once(
+    admin_app: Flask, admin_oauth: OAuth
+) -> None:
+    """RFC 7009 §2.2 answers 200 for a token already revoked; nothing changes,
+    so nothing more is recorded (else one token could grow the table)."""
+    client_id, secret, _ = admin_oauth.client_with(["policy:read"])
+    token = admin_oauth.token(client_id, secret)
+    for _ in range(5):
+        response = admin_oauth.http.post(
+            admin_oauth.url("/oauth/revoke"),
+            data={"token": token},
+            headers=basic(client_id, secret),
+        )
+        assert response.status_code == 200
+    revoked = [e for e in _events(admin_app, client_id) if e.event == "token_revoked"]
+    assert len(revoked) == 1
+    assert revoked[0].actor == client_id
+    assert revoked[0].scopes == ("policy:read",)
+
+
+def test_key_rotations_from_the_cli_and_python_are_kept(admin_app: Flask) -> None:
+    from fides_oauth import rotate_signing_key
+
+    result = admin_app.test_cli_runner().invoke(
+        args=["fides-oauth", "rotate-signing-key"]
+    )
+    assert result.exit_code == 0, result.output
+    kid = rotate_signing_key(admin_app, actor="deploy-job")
+    kept = [
+        (e.actor, e.target)
+        for e in _events(admin_app)
+        if e.event == "signing_key_rotated"
+    ]
+    assert kept[0] == ("deploy-job", kid)
+    assert kept[1][0] == "cli"
 
 
 def test_sign_in_out_and_key_rotation_are_kept(
@@ -224,3 +296,35 @@ def test_an_oversized_admin_form_is_a_page_and_the_api_stays_json(
     api = oauth.http.post(oauth.url("/oauth/token"), data={"padding": "x" * 4096})
     assert api.status_code == 413
     assert api.mimetype == "application/json"
+
+
+@pytest.mark.parametrize("param", ["client", "q"])
+@pytest.mark.parametrize("value", ["a\x00b", "\x7f", "a\x85b", "a\x1bb"])
+def test_control_characters_in_a_filter_are_a_400_page(
+    admin_root: AdminBrowser, param: str, value: str
+) -> None:
+    """PostgreSQL refuses NUL in text: it must never reach a query (a 503
+    and an outage log line for bad input)."""
+    path = "/audit" if param == "client" else "/clients"
+    response = admin_root.http.get(ADMIN + path, query_string={param: value})
+    assert response.status_code == 400
+    assert response.mimetype == "text/html"
+
+
+def test_wrong_methods_and_paths_under_the_page_are_pages(
+    admin_root: AdminBrowser, app: Flask
+) -> None:
+    wrong = admin_root.http.post(ADMIN + "/audit")
+    assert wrong.status_code == 405
+    assert wrong.mimetype == "text/html"
+    assert wrong.headers["Allow"] == "GET"
+    assert admin_root.http.delete(ADMIN + "/clients").status_code == 405
+    missing = admin_root.http.get(ADMIN + "/nope")
+    assert missing.status_code == 404
+    assert missing.mimetype == "text/html"
+    # The page off: still 404 for every path and method, as the API answers.
+    off = app.test_client()
+    for method in ("get", "post", "delete"):
+        response = getattr(off, method)(ADMIN + "/audit")
+        assert response.status_code == 404
+        assert response.mimetype == "application/json"

@@ -4,11 +4,14 @@
 @require_scopes("policy:read")
 def policies():
     return {"client": current_client.client_id}
+
+``async def`` views work too, with ``pip install 'flask[async]'``.
 """
 
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable
 from typing import Any
 from typing import TypeVar
@@ -38,8 +41,7 @@ def require_scopes(*scopes: str) -> Callable[[F], F]:
         raise ValueError(f"Malformed scope names {bad!r} in require_scopes().")
 
     def decorator(view: F) -> F:
-        @functools.wraps(view)
-        def wrapped(*args: Any, **kwargs: Any) -> Any:
+        def authorize() -> None:
             state = current_state()
             if not state.core.registry.all.issuperset(scopes):
                 unknown = state.core.registry.unknown(scopes)
@@ -49,6 +51,22 @@ def require_scopes(*scopes: str) -> Callable[[F], F]:
                     "FidesOAuth(scopes=[...])."
                 )
             state.protector.authorize(scopes)
+
+        if inspect.iscoroutinefunction(view):
+            # An async view stays a coroutine function, so Flask runs it the
+            # way it runs any async view (``flask[async]``). The check itself
+            # is synchronous: it reads the database like the rest of a
+            # Flask request.
+            @functools.wraps(view)
+            async def wrapped_async(*args: Any, **kwargs: Any) -> Any:
+                authorize()
+                return await view(*args, **kwargs)
+
+            return cast(F, wrapped_async)
+
+        @functools.wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            authorize()
             return view(*args, **kwargs)
 
         return cast(F, wrapped)

@@ -14,7 +14,7 @@ from flask import Blueprint
 from . import cli_clients
 from . import cli_ops
 
-__all__ = ["COMMANDS", "register_commands"]
+__all__ = ["COMMANDS", "GROUP_HELP", "register_commands"]
 
 
 #: Every command of ``flask fides-oauth``.
@@ -35,6 +35,15 @@ COMMANDS = (
 )
 
 
+#: The group's help, as ``flask fides-oauth --help`` shows it.
+GROUP_HELP = (
+    "Manage the OAuth clients, signing keys and tables of fides_oauth. "
+    "Commands act as the operator (every scope) and are audited as 'cli'; a "
+    "secret is printed only by the command that makes it."
+)
+
+
 def register_commands(bp: Blueprint) -> None:
+    bp.cli.help = GROUP_HELP
     for command in COMMANDS:
         bp.cli.add_command(command)

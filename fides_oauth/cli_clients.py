@@ -14,16 +14,31 @@ from . import clients
 from .cli_support import echo_json
 from .cli_support import fail_cleanly
 from .cli_support import operator
+from .cli_support import refuse_root
 from .client_metadata import AUTH_METHODS
 from .state import current_state
 
 # -- clients -------------------------------------------------------------------
 
 
+_ROOT_FIXED = "It holds every scope; it cannot be changed or deleted here."
+
+
 @click.command("create-client")
-@click.option("--scope", "scopes", multiple=True, help="A scope; repeat for more.")
-@click.option("--name", default=None)
-@click.option("--description", default=None)
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    help="A scope the client may ask for; repeat for more "
+    "(`flask fides-oauth scopes` lists them).",
+)
+@click.option(
+    "--no-scopes",
+    is_flag=True,
+    help="Create a client with no scope at all (without --scope, required).",
+)
+@click.option("--name", default=None, help="A name people recognise it by.")
+@click.option("--description", default=None, help="What the client is for.")
 @click.option(
     "--auth-method",
     type=click.Choice(AUTH_METHODS),
@@ -38,12 +53,20 @@ from .state import current_state
 )
 @click.option("--jwks-uri", default=None, help="An https URL of the JWK Set.")
 @click.option(
-    "--token-lifetime", type=int, default=None, help="Access-token lifetime, seconds."
+    "--token-lifetime",
+    type=int,
+    default=None,
+    help="Its access tokens' lifetime, seconds (default: the server's).",
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the id and secret as JSON."
 )
 @fail_cleanly
 @with_appcontext
 def create_client(
     scopes: tuple[str, ...],
+    no_scopes: bool,
+    as_json: bool,
     name: str | None,
     description: str | None,
     auth_method: str | None,
@@ -52,6 +75,14 @@ def create_client(
     token_lifetime: int | None,
 ) -> None:
     """Create a client; print its id and its secret (shown only now)."""
+    if not scopes and not no_scopes:
+        raise click.ClickException(
+            "no --scope given: name the scopes the client may ask for (list them "
+            "with `flask fides-oauth scopes`), or pass --no-scopes for a client "
+            "with none"
+        )
+    if scopes and no_scopes:
+        raise click.ClickException("--scope and --no-scopes contradict each other")
     state = current_state()
     body: dict[str, Any] = {
         "scopes": list(scopes),
@@ -73,14 +104,18 @@ def create_client(
         body, state.core.registry, state.core.config.jwks_uri_allow_loopback
     )
     client, secret = state.core.management.create(operator(), spec)
-    click.echo(f"client_id: {client.id}")
+    if as_json:
+        echo_json({"client_id": client.id, "client_secret": secret})
+    else:
+        click.echo(f"client_id: {client.id}")
+        if secret is not None:
+            click.echo(f"client_secret: {secret}")
     if secret is not None:
-        click.echo(f"client_secret: {secret}")
         click.echo("Store the secret now: it cannot be shown again.", err=True)
 
 
 @click.command("list-clients")
-@click.option("--json", "as_json", is_flag=True, help="JSON for scripts.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON, for scripts.")
 @fail_cleanly
 @with_appcontext
 def list_clients(as_json: bool) -> None:
@@ -123,6 +158,7 @@ def list_clients(as_json: bool) -> None:
 @with_appcontext
 def show_client(client_id: str) -> None:
     """Show one client as JSON (never its secret)."""
+    refuse_root(client_id, _ROOT_FIXED)
     echo_json(clients.serialize_client(current_state().core.management.get(client_id)))
 
 
@@ -133,6 +169,7 @@ def show_client(client_id: str) -> None:
 @with_appcontext
 def set_scopes(client_id: str, scopes: tuple[str, ...]) -> None:
     """Replace a client's scopes (none given: no scopes)."""
+    refuse_root(client_id, _ROOT_FIXED)
     state = current_state()
     wanted = bodies.parse_scopes(list(scopes), state.core.registry)
     client = state.core.management.set_scopes(operator(), client_id, wanted)
@@ -152,6 +189,12 @@ def set_scopes(client_id: str, scopes: tuple[str, ...]) -> None:
 @with_appcontext
 def rotate_secret(client_id: str, grace_seconds: int, revoke_tokens: bool) -> None:
     """Give a client a new secret; print it (shown only now)."""
+    refuse_root(
+        client_id,
+        "To rotate its secret, change FIDES_OAUTH_ROOT_CLIENT_SECRET there and "
+        "restart every worker; then `flask fides-oauth revoke-tokens "
+        f"{client_id}` ends the tokens the old secret obtained.",
+    )
     state = current_state()
     rotation = bodies.parse_rotation_body(
         {"grace_seconds": grace_seconds, "revoke_tokens": revoke_tokens},
@@ -187,6 +230,7 @@ def revoke_tokens(client_id: str) -> None:
 @with_appcontext
 def delete_client(client_id: str, yes: bool) -> None:
     """Delete a client; its tokens stop working at once."""
+    refuse_root(client_id, _ROOT_FIXED)
     deleted = current_state().core.management.delete(
         operator(),
         client_id,

@@ -3,7 +3,10 @@ and tokens."""
 
 from __future__ import annotations
 
+import os
 import sys
+from urllib.parse import urlsplit
+from urllib.parse import urlunsplit
 
 import click
 from flask.cli import with_appcontext
@@ -60,6 +63,7 @@ def db() -> None:
 
 @db.command("upgrade")
 @click.argument("revision", default="head")
+@fail_cleanly
 @with_appcontext
 def db_upgrade(revision: str) -> None:
     """Upgrade the library's tables (to the newest revision by default)."""
@@ -69,6 +73,7 @@ def db_upgrade(revision: str) -> None:
 
 @db.command("downgrade")
 @click.argument("revision")
+@fail_cleanly
 @with_appcontext
 def db_downgrade(revision: str) -> None:
     """Downgrade the library's tables ("base" drops them)."""
@@ -77,6 +82,7 @@ def db_downgrade(revision: str) -> None:
 
 
 @db.command("current")
+@fail_cleanly
 @with_appcontext
 def db_current() -> None:
     """Print the revision the library's tables are at."""
@@ -87,11 +93,35 @@ def db_current() -> None:
 
 
 @click.command("scopes")
+@fail_cleanly
 @with_appcontext
 def list_scopes() -> None:
     """Print every registered scope."""
     for name in current_state().core.registry.sorted():
         click.echo(name)
+
+
+def _server_origin(base_url: str, prefix: str) -> str:
+    """``--base-url`` as the server's root: with or without the blueprint's
+    prefix (``https://api.example.org`` or ``…/api/v1``), the token's issuer
+    is the same; plain http is refused here as the server would refuse it."""
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise click.ClickException(
+            f"--base-url {base_url!r} is not an http(s) URL, e.g. "
+            "https://api.example.org"
+        )
+    if parts.scheme == "http" and not os.environ.get("AUTHLIB_INSECURE_TRANSPORT"):
+        raise click.ClickException(
+            f"--base-url {base_url} is plain http: OAuth 2 requires https. Give "
+            "the https URL clients use (behind a TLS proxy, its public URL), or "
+            "set AUTHLIB_INSECURE_TRANSPORT=1 where the server itself runs on "
+            "http for local development"
+        )
+    path = parts.path.rstrip("/")
+    if prefix and path.endswith(prefix):
+        path = path[: -len(prefix)]
+    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
 
 
 @click.command("token")
@@ -100,7 +130,8 @@ def list_scopes() -> None:
     "--base-url",
     default=None,
     help="The server's public URL (for the issuer) when FIDES_OAUTH_ISSUER "
-    "is not set, e.g. https://api.example.org.",
+    "is not set, e.g. https://api.example.org (with the blueprint's prefix, "
+    "…/api/v1, or without: the same).",
 )
 @click.option("--scope", default=None, help="Narrow the token to these scopes.")
 @click.option(
@@ -127,6 +158,8 @@ def token(
             "set FIDES_OAUTH_ISSUER or pass --base-url, so the token's "
             "issuer matches the server that will check it"
         )
+    if base_url:
+        base_url = _server_origin(base_url, state.url_prefix)
     if sys.stdin.isatty():
         secret = click.prompt("Client secret", hide_input=True)
     else:

@@ -165,15 +165,138 @@ def test_token_needs_an_issuer(app: Flask) -> None:
         ["rotate-secret", "0" * 32, "--grace-seconds", "-5"],
         ["revoke-tokens", "not-an-id"],
         ["delete-client", "0" * 32, "--yes"],
+        ["create-client"],
+        ["create-client", "--name", "no scopes said"],
+        ["create-client", "--scope", "rule:read", "--no-scopes"],
+        ["rotate-secret", "root-client-for-tests"],
+        ["set-scopes", "root-client-for-tests", "rule:read"],
+        ["delete-client", "root-client-for-tests", "--yes"],
+        ["db", "upgrade", "nonsense"],
+        ["db", "downgrade", "nonsense"],
     ],
 )
 def test_bad_input_exits_non_zero_with_one_line(app: Flask, args: list[str]) -> None:
     oauth = OAuth(app, app.test_client())
     before = oauth.snapshot()
     result = _run(app, *args)
-    assert result.exit_code != 0
-    assert "Traceback" not in result.output
+    _one_line_failure(result)
     assert oauth.snapshot() == before
+
+
+def _one_line_failure(result: Any) -> str:
+    """A failure as a user sees it: a non-zero exit and one line, with no
+    exception escaping the command (CliRunner would hide its traceback)."""
+    assert result.exit_code != 0
+    assert isinstance(result.exception, SystemExit), result.exception
+    lines = [line for line in result.output.strip().splitlines() if line]
+    if result.exit_code == 2:  # Click's usage error: usage, hint, the error
+        lines = lines[-1:]
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith("Error: ")
+    return lines[0]
+
+
+def test_unknown_scopes_point_to_the_scopes_command(app: Flask) -> None:
+    line = _one_line_failure(_run(app, "create-client", "--scope", "no:such"))
+    assert "no:such" in line
+    assert "`flask fides-oauth scopes`" in line
+    line = _one_line_failure(_run(app, "create-client"))
+    assert "`flask fides-oauth scopes`" in line
+    assert "--no-scopes" in line
+
+
+def test_rotating_the_root_secret_explains_where_it_lives(app: Flask) -> None:
+    line = _one_line_failure(_run(app, "rotate-secret", "root-client-for-tests"))
+    assert "FIDES_OAUTH_ROOT_CLIENT_SECRET" in line
+    assert "revoke-tokens" in line
+
+
+def test_an_unknown_revision_says_what_revisions_exist(app: Flask) -> None:
+    line = _one_line_failure(_run(app, "db", "upgrade", "nonsense"))
+    assert "nonsense" in line
+    assert '"head"' in line
+
+
+def test_create_client_json_and_no_scopes(app: Flask) -> None:
+    result = _run(app, "create-client", "--no-scopes", "--json", "--name", "bare")
+    assert result.exit_code == 0, result.output
+    created = json.loads(result.stdout)
+    assert set(created) == {"client_id", "client_secret"}
+    oauth = OAuth(app, app.test_client())
+    token = oauth.token(created["client_id"], created["client_secret"])
+    stored = oauth.http.get(
+        f"/api/v1/oauth/client/{created['client_id']}", headers=oauth.root_headers()
+    ).get_json()
+    assert stored["scopes"] == []
+    assert token
+
+
+def test_every_command_and_option_has_help(app: Flask) -> None:
+    import click
+
+    from fides_oauth.cli import COMMANDS
+
+    group = app.cli.commands["fides-oauth"]
+    assert group.help
+    stack: list[click.Command] = list(COMMANDS)
+    while stack:
+        command = stack.pop()
+        assert command.help, command.name
+        for param in command.params:
+            if isinstance(param, click.Option):
+                assert param.help, f"{command.name} {param.opts}"
+        if isinstance(command, click.Group):
+            stack.extend(command.commands.values())
+
+
+@pytest.mark.parametrize(
+    "base_url", ["https://api.example.com", "https://api.example.com/api/v1/"]
+)
+def test_token_base_url_with_or_without_the_prefix(
+    make_app: Any, base_url: str
+) -> None:
+    """The same issuer either way, so the token works on that server."""
+    import jwt as pyjwt
+
+    app = make_app()
+    client_id, secret = _created(
+        _run(app, "create-client", "--scope", "rule:read").output
+    )
+    result = _run(app, "token", client_id, "--base-url", base_url, input=secret + "\n")
+    assert result.exit_code == 0, result.output
+    token = result.output.strip()
+    claims = pyjwt.decode(token, options={"verify_signature": False})
+    assert claims["iss"] == "https://api.example.com/api/v1"
+    served = app.test_client().get(
+        "/api/v1/rule", headers=bearer(token), base_url="https://api.example.com"
+    )
+    assert served.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("base_url", "said"),
+    [
+        ("http://api.internal:5000", "plain http"),
+        ("api.example.com", "not an http(s) URL"),
+    ],
+)
+def test_token_base_url_refusals_are_one_line(
+    app: Flask, base_url: str, said: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AUTHLIB_INSECURE_TRANSPORT", raising=False)
+    result = _run(app, "token", "whatever", "--base-url", base_url, input="x\n")
+    assert said in _one_line_failure(result)
+
+
+def test_an_unexpected_failure_is_one_line_too(app: Flask) -> None:
+    """Bytes that are not UTF-8 on stdin fail inside the command: one line
+    naming the failure, and how to see its traceback."""
+    result = app.test_cli_runner().invoke(
+        args=["fides-oauth", "token", "x", "--base-url", "https://a.example"],
+        input=b"\xff\xfe\n",
+    )
+    line = _one_line_failure(result)
+    assert "FIDES_OAUTH_CLI_TRACEBACK=1" in line
 
 
 def test_create_a_private_key_jwt_client(app: Any, tmp_path: Any) -> None:
@@ -212,6 +335,7 @@ def test_create_a_private_key_jwt_client(app: Any, tmp_path: Any) -> None:
         args=[
             "fides-oauth",
             "create-client",
+            "--no-scopes",
             "--auth-method",
             "private_key_jwt",
             "--jwks-file",

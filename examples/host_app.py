@@ -14,8 +14,10 @@ import logging
 import os
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
+import click
 from flask import Blueprint
 from flask import Flask
 from flask import jsonify
@@ -38,6 +40,9 @@ DEMO_ROOT_CLIENT_ID = "fidesadmin"
 DEMO_ROOT_CLIENT_SECRET = "fidesadminsecret"
 DEMO_KEY_ENCRYPTION_KEY = "public-demo-key-encryption-key-never-for-production"
 
+#: The instance folder, next to this file.
+_INSTANCE = str(Path(__file__).resolve().parent / "instance")
+
 db = SQLAlchemy()
 api = Blueprint("host_api", __name__)
 
@@ -59,44 +64,88 @@ def list_rules() -> Any:
     return jsonify({"items": [], "client_id": current_client.client_id})
 
 
+#: The settings that fall back to a public demo value, and that value.
+_DEMO_FALLBACKS = {
+    "FIDES_OAUTH_ROOT_CLIENT_ID": DEMO_ROOT_CLIENT_ID,
+    "FIDES_OAUTH_ROOT_CLIENT_SECRET": DEMO_ROOT_CLIENT_SECRET,
+    "FIDES_OAUTH_KEY_ENCRYPTION_KEY": DEMO_KEY_ENCRYPTION_KEY,
+}
+#: Said once per process, not once per app built (tests build many).
+_told: set[str] = set()
+
+
 def _root_credentials(app: Flask) -> None:
     """Fill the root client and the key-encryption key from the environment,
-    else the demo defaults.
+    else the demo defaults, and say which were taken from where.
 
     A key the caller set — even to None — is left alone: None then fails
     start-up with the library's message.
     """
-    demo = {
-        "FIDES_OAUTH_ROOT_CLIENT_ID": DEMO_ROOT_CLIENT_ID,
-        "FIDES_OAUTH_ROOT_CLIENT_SECRET": DEMO_ROOT_CLIENT_SECRET,
-    }
-    if "FIDES_OAUTH_SIGNING_KEY" not in app.config:
-        demo["FIDES_OAUTH_KEY_ENCRYPTION_KEY"] = DEMO_KEY_ENCRYPTION_KEY
-    used_demo = False
-    for key, default in demo.items():
+    wanted = dict(_DEMO_FALLBACKS)
+    if "FIDES_OAUTH_SIGNING_KEY" in app.config:
+        del wanted["FIDES_OAUTH_KEY_ENCRYPTION_KEY"]
+    demo: list[str] = []
+    for key, default in wanted.items():
         if key in app.config:
             continue
         value = os.environ.get(key)
         if not value:
-            value, used_demo = default, True
+            value = default
+            demo.append(key)
         app.config[key] = value
-    if used_demo:
-        if not app.debug:
-            # Loud, and without the secret: log lines must never carry one.
-            logging.getLogger("fides_oauth.host_app").warning(
-                "SECURITY WARNING: public demo credentials are in use outside "
-                "debug mode; anyone can obtain every scope or open the signing "
-                "keys. Set FIDES_OAUTH_ROOT_CLIENT_ID, "
-                "FIDES_OAUTH_ROOT_CLIENT_SECRET and FIDES_OAUTH_KEY_ENCRYPTION_KEY."
-            )
-        print(
-            "fides_oauth demo: some settings are missing; using the public demo "
-            f"values (root client id={DEMO_ROOT_CLIENT_ID} "
-            f"secret={DEMO_ROOT_CLIENT_SECRET}, and a public key-encryption key)."
-            " Set FIDES_OAUTH_ROOT_CLIENT_ID, FIDES_OAUTH_ROOT_CLIENT_SECRET and "
-            "FIDES_OAUTH_KEY_ENCRYPTION_KEY for anything but a local trial.",
-            file=sys.stderr,
+    if demo:
+        _say_once(_demo_notice(app, demo), warn=not app.debug)
+
+
+def _demo_notice(app: Flask, demo: list[str]) -> str:
+    """What is in use, in words: never a secret, except the public demo one."""
+    root = app.config["FIDES_OAUTH_ROOT_CLIENT_ID"]
+    parts = [f"root client id {root!r}"]
+    if "FIDES_OAUTH_ROOT_CLIENT_ID" not in demo:
+        parts[0] += " (from the environment)"
+    if "FIDES_OAUTH_ROOT_CLIENT_SECRET" in demo:
+        parts.append(f"the public demo secret {DEMO_ROOT_CLIENT_SECRET!r}")
+    if "FIDES_OAUTH_KEY_ENCRYPTION_KEY" in demo:
+        parts.append("the public demo key-encryption key")
+    return (
+        "fides_oauth demo: "
+        + ", ".join(demo)
+        + " not set; using "
+        + ", ".join(parts)
+        + ". Set them for anything but a local trial."
+    )
+
+
+def _say_once(message: str, *, warn: bool) -> None:
+    """Print ``message`` once per process, on stderr; as a logged warning too
+    outside debug mode. Quiet for ``flask`` commands other than ``run``, so
+    scripts calling the CLI get their output only."""
+    if message in _told:
+        return
+    _told.add(message)
+    context = click.get_current_context(silent=True)
+    if context is not None and context.info_name not in (None, "run"):
+        return
+    if warn:
+        logging.getLogger("fides_oauth.host_app").warning(
+            "SECURITY WARNING: public demo settings are in use outside debug "
+            "mode; anyone can obtain every scope or open the signing keys."
         )
+    print(message, file=sys.stderr)
+
+
+def _log_audit_at_info() -> None:
+    """Show the audit trail (``fides_oauth.audit``, INFO, never a secret) in
+    the server's log: a handler of its own when logging is not configured
+    (gunicorn and ``flask run`` leave the root logger bare), else the
+    host's handlers receive it."""
+    audit = logging.getLogger("fides_oauth.audit")
+    audit.setLevel(logging.INFO)
+    if audit.handlers or logging.getLogger().handlers:
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
+    audit.addHandler(handler)
 
 
 def create_app(
@@ -106,7 +155,10 @@ def create_app(
 ) -> Flask:
     """The app; ``oauth_options`` go to :class:`FidesOAuth` (its seams: a
     clock, an audit sink, a shared-state store), for tests and embedders."""
-    app = Flask(__name__, instance_relative_config=True)
+    # One instance folder (and SQLite file) however the module is loaded:
+    # `flask --app examples/host_app.py` and `gunicorn examples.host_app:...`
+    # would otherwise each derive their own.
+    app = Flask(__name__, instance_path=_INSTANCE, instance_relative_config=True)
     os.makedirs(app.instance_path, exist_ok=True)
     app.config.from_mapping(
         SQLALCHEMY_DATABASE_URI=os.environ.get(
@@ -124,6 +176,7 @@ def create_app(
         admin = os.environ.get("FIDES_OAUTH_ADMIN", "").strip().lower()
         app.config["FIDES_OAUTH_ADMIN"] = admin in ("1", "true", "yes", "on")
     _root_credentials(app)
+    _log_audit_at_info()
 
     db.init_app(app)
     app.register_blueprint(

@@ -28,6 +28,7 @@ __all__ = [
     "InvalidDPoPProofError",
     "MethodNotAllowedError",
     "MissingBearerError",
+    "NotFormEncodedError",
     "NotFoundError",
     "PayloadTooLargeError",
     "TemporarilyUnavailableError",
@@ -100,6 +101,19 @@ class BadRequestBodyError(FidesOAuthError):
 class UnsupportedMediaTypeError(FidesOAuthError):
     status_code = 415
     description = "The request body must be JSON (Content-Type: application/json)."
+
+
+class NotFormEncodedError(FidesOAuthError):
+    """A body the token, revocation or introspection endpoint cannot read:
+    they take form parameters only (400 invalid_request). Said plainly, as a
+    JSON body would otherwise look like missing credentials."""
+
+    def __init__(self, sent: str) -> None:
+        super().__init__(
+            "This endpoint takes its parameters as application/x-www-form-"
+            "urlencoded (RFC 6749 section 4.4.2), not "
+            f"{sent or 'a body without a Content-Type'}."
+        )
 
 
 class PayloadTooLargeError(FidesOAuthError):

@@ -35,6 +35,7 @@ from .errors import BadRequestBodyError
 from .errors import ConflictError
 from .errors import FidesOAuthError
 from .errors import MethodNotAllowedError
+from .errors import NotFormEncodedError
 from .errors import NotFoundError
 from .errors import PayloadTooLargeError
 from .errors import UnsupportedMediaTypeError
@@ -75,15 +76,29 @@ def _optional_json_body() -> Any:
 # -- routes ------------------------------------------------------------------
 
 
+def _require_form_body() -> None:
+    """The token, revocation and introspection endpoints read form
+    parameters only: another body (JSON, say) is refused for what it is,
+    not taken for a request without credentials or parameters. No body at
+    all is fine (HTTP Basic and an omitted grant_type, as Fides allows)."""
+    if not request.content_length and not request.headers.get("Transfer-Encoding"):
+        return
+    if request.mimetype != "application/x-www-form-urlencoded":
+        raise NotFormEncodedError(request.mimetype)
+
+
 def issue_token() -> Response:
+    _require_form_body()
     return current_state().server.create_token_response()  # type: ignore[no-any-return]
 
 
 def revoke_token() -> Response:
+    _require_form_body()
     return current_state().server.create_endpoint_response("revocation")  # type: ignore[no-any-return]
 
 
 def introspect_token() -> Response:
+    _require_form_body()
     return current_state().server.create_endpoint_response("introspection")  # type: ignore[no-any-return]
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from examples import host_app
 from examples.host_app import DEMO_ROOT_CLIENT_ID
 from examples.host_app import DEMO_ROOT_CLIENT_SECRET
 from examples.host_app import create_app
@@ -21,6 +22,7 @@ def bare_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Any:
     monkeypatch.delenv("FIDES_OAUTH_ROOT_CLIENT_SECRET", raising=False)
     monkeypatch.delenv("FIDES_OAUTH_KEY_ENCRYPTION_KEY", raising=False)
     monkeypatch.setenv("DATABASE_URL", database_url(tmp_path, "example.sqlite"))
+    host_app._told.clear()  # each test is a fresh process for the notices
     apps: list[Any] = []
     yield apps
     for app in apps:
@@ -96,3 +98,89 @@ def test_demo_credentials_log_a_warning_without_the_secret(
     assert len(warnings) == 1
     assert warnings[0].levelname == "WARNING"
     assert DEMO_ROOT_CLIENT_SECRET not in warnings[0].getMessage()
+
+
+def test_the_demo_notice_tells_the_truth_once_per_process(
+    bare_env: list[Any],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """With only the root id set, the notice names that id (not the demo
+    one) and the demo values actually used; a second app in the same
+    process says nothing more."""
+    monkeypatch.setenv("FIDES_OAUTH_ROOT_CLIENT_ID", "env-root")
+    bare_env.append(create_app({"FIDES_OAUTH_BCRYPT_ROUNDS": 4}))
+    told = capsys.readouterr().err
+    assert "'env-root' (from the environment)" in told
+    assert f"root client id '{DEMO_ROOT_CLIENT_ID}'" not in told
+    assert "FIDES_OAUTH_ROOT_CLIENT_SECRET" in told
+    assert "FIDES_OAUTH_ROOT_CLIENT_ID," not in told  # it was set
+    bare_env.append(create_app({"FIDES_OAUTH_BCRYPT_ROUNDS": 4}))
+    assert "demo" not in capsys.readouterr().err
+
+
+def test_cli_commands_other_than_run_print_no_demo_notice(
+    bare_env: list[Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    import click
+
+    with click.Context(click.Command("scopes"), info_name="scopes"):
+        bare_env.append(create_app({"FIDES_OAUTH_BCRYPT_ROUNDS": 4}))
+    assert "demo" not in capsys.readouterr().err
+    host_app._told.clear()
+    with click.Context(click.Command("run"), info_name="run"):
+        bare_env.append(create_app({"FIDES_OAUTH_BCRYPT_ROUNDS": 4}))
+    assert "demo" in capsys.readouterr().err
+
+
+def test_both_ways_of_loading_the_host_share_one_instance_folder() -> None:
+    """`flask --app examples/host_app.py` loads the file as ``host_app``;
+    gunicorn imports ``examples.host_app``: one SQLite file for both."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(host_app.__file__)
+    spec = importlib.util.spec_from_file_location("host_app", path)
+    assert spec is not None and spec.loader is not None
+    as_file = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(as_file)
+    assert as_file._INSTANCE == host_app._INSTANCE == str(path.parent / "instance")
+
+
+def test_the_host_logs_the_audit_trail_at_info_without_secrets(tmp_path: Any) -> None:
+    """Started as a server starts it (no logging configured), the reference
+    host shows audit events in its log, and no secret."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = (
+        "from examples.host_app import create_app\n"
+        "app = create_app({'FIDES_OAUTH_BCRYPT_ROUNDS': 4})\n"
+        "http = app.test_client()\n"
+        "r = http.post('/api/v1/oauth/token', data={'client_id': 'env-root',"
+        " 'client_secret': 'env-root-secret-0123456'})\n"
+        "assert r.status_code == 200, r.data\n"
+        "print(r.get_json()['access_token'])\n"
+    )
+    env = os.environ | {
+        "DATABASE_URL": database_url(tmp_path, "logged.sqlite"),
+        "FIDES_OAUTH_ROOT_CLIENT_ID": "env-root",
+        "FIDES_OAUTH_ROOT_CLIENT_SECRET": "env-root-secret-0123456",
+        "FIDES_OAUTH_KEY_ENCRYPTION_KEY": "k" * 43,
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    token = done.stdout.strip()
+    audit = [line for line in done.stderr.splitlines() if "fides_oauth.audit" in line]
+    assert any("token_issued actor=env-root" in line for line in audit), done.stderr
+    assert "env-root-secret-0123456" not in done.stderr
+    assert token and token not in done.stderr

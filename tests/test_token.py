@@ -304,3 +304,33 @@ def test_empty_or_blank_scope_means_all_the_clients_scopes(
     )
     assert response.status_code == 200
     assert response.get_json()["scope"] == "policy:read rule:read"
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/oauth/token", "/api/v1/oauth/revoke", "/api/v1/oauth/introspect"]
+)
+@pytest.mark.parametrize("credentials", ["in the body", "basic"])
+def test_a_json_body_is_named_as_the_wrong_encoding(
+    oauth: OAuth, path: str, credentials: str
+) -> None:
+    """RFC 6749 §4.4.2: the client makes the request "using the
+    "application/x-www-form-urlencoded" format"; RFC 7009 §2.1 and RFC 7662
+    §2.1 say the same of theirs. A JSON body is refused as such (not as a
+    client without credentials), even with Basic credentials, whose JSON
+    ``scope`` would otherwise be ignored in silence."""
+    body = {"grant_type": "client_credentials", "scope": "policy:read", "token": "x"}
+    headers = {}
+    if credentials == "basic":
+        headers = basic(ROOT_ID, ROOT_SECRET)
+    else:
+        body |= {"client_id": ROOT_ID, "client_secret": ROOT_SECRET}
+    response = oauth.http.post(path, json=body, headers=headers)
+    described = assert_error(response, 400, "invalid_request")["error_description"]
+    assert "application/x-www-form-urlencoded" in described
+    assert "application/json" in described
+
+
+def test_a_bodiless_basic_request_still_gets_a_token(oauth: OAuth) -> None:
+    """No body at all is no wrong encoding: Fides' clients omit grant_type."""
+    response = oauth.http.post(TOKEN, headers=basic(ROOT_ID, ROOT_SECRET))
+    assert response.status_code == 200

@@ -38,6 +38,7 @@ from .seams import SharedState
 from .shared_redis import RedisSharedState
 from .shared_sql import SqlSharedState
 from .store import Store
+from .telemetry import Telemetry
 from .usage import UsageRecorder
 
 __all__ = ["Core"]
@@ -72,6 +73,8 @@ class Core:
     admin_sessions: AdminSessions
     #: The persisted audit events.
     trail: AuditTrail
+    #: OpenTelemetry metrics and spans (no-ops without opentelemetry-api).
+    telemetry: Telemetry
     clock: Clock
     #: Where every audit event is reported, after its change committed (the
     #: kept ones were staged in that change's transaction, see :attr:`trail`).
@@ -119,6 +122,7 @@ class Core:
         audit: AuditSink,
         shared: SharedState | None = None,
         nonce_keys: Sequence[bytes] = (),
+        telemetry: Telemetry | None = None,
     ) -> Core:
         """The services of one app, in dependency order, in one step.
 
@@ -132,6 +136,7 @@ class Core:
             )
         outages = OutageLog()
         trail = AuditTrail(store.engine, clock, settings.audit_retention)
+        telemetry = telemetry or Telemetry()
         return cls(
             config=settings,
             registry=registry,
@@ -161,6 +166,7 @@ class Core:
                 audit=audit,
                 trail=trail,
                 clock=clock,
+                telemetry=telemetry,
             ),
             outages=outages,
             jwks=JwksFetcher(settings.jwks_uri_allow_loopback, clock=clock),
@@ -175,6 +181,7 @@ class Core:
             usage=UsageRecorder(store.engine, clock, outages),
             admin_sessions=AdminSessions(store.engine, clock),
             trail=trail,
+            telemetry=telemetry,
             clock=clock,
             audit=audit,
         )

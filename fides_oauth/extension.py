@@ -43,6 +43,7 @@ from .state import EXTENSION_KEY
 from .state import OAuthState
 from .state import current_state
 from .store import Store
+from .telemetry import Telemetry
 from .views import guard_library_paths
 
 __all__ = [
@@ -77,6 +78,9 @@ class FidesOAuth(Blueprint):
     :param shared_state: the state every worker shares
         (:class:`~fides_oauth.seams.SharedState`); by default the one
         ``FIDES_OAUTH_STORAGE_URI`` names: the SQL database, or Redis.
+    :param telemetry: OpenTelemetry instruments
+        (:class:`~fides_oauth.telemetry.Telemetry`); by default on the global
+        meter and tracer providers, a no-op without ``opentelemetry-api``.
 
     Registering it on an app reads and validates the app's ``FIDES_OAUTH_*``
     configuration (see :mod:`fides_oauth.config`), hashes the root secret,
@@ -93,6 +97,7 @@ class FidesOAuth(Blueprint):
         clock: Clock = system_clock,
         audit: AuditSink | None = None,
         shared_state: SharedState | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         super().__init__(
             name, __name__, cli_group="fides-oauth", template_folder="templates"
@@ -106,6 +111,7 @@ class FidesOAuth(Blueprint):
         self._clock = clock
         self._audit: AuditSink = audit or default_audit
         self._shared_state = shared_state
+        self._telemetry = telemetry
         self.registry = ScopeRegistry(scopes)  # malformed names fail here
         register_routes(self)
         register_admin(self)
@@ -149,6 +155,7 @@ class FidesOAuth(Blueprint):
             audit=self._audit,
             shared=self._shared_state,
             nonce_keys=nonce_keys,
+            telemetry=self._telemetry,
         )
         url_prefix = (setup.url_prefix or "").rstrip("/")
         issuer = IssuerRule(settings.issuer, settings.audience, url_prefix)

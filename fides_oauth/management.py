@@ -36,6 +36,7 @@ from .models import OAuthClient
 from .models import utcnow
 from .seams import AuditSink
 from .seams import Clock
+from .telemetry import Telemetry
 
 __all__ = ["Actor", "ClientStore", "Management"]
 
@@ -80,6 +81,7 @@ class Management:
         audit: AuditSink,
         trail: AuditTrail,
         clock: Clock,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self._store = store
         self._hasher = hasher
@@ -88,6 +90,7 @@ class Management:
         self._audit = audit
         self._trail = trail
         self._clock = clock
+        self._telemetry = telemetry or Telemetry()
 
     def __repr__(self) -> str:
         return "<Management>"
@@ -172,7 +175,8 @@ class Management:
                 actor=actor.client_id,
                 target=self._root_id,
             )
-            self._store.revoke_root_tokens()  # commits the staged record too
+            with self._telemetry.change([event], self._root_id):
+                self._store.revoke_root_tokens()  # commits the staged record too
             self._audit(event, actor=actor.client_id, target=self._root_id)
             return self._root_id
         client = self._target(actor, client_id, "revoke the tokens of this client")
@@ -218,7 +222,8 @@ class Management:
             self._trail.stage(
                 session, event, actor=actor.client_id, target=target, scopes=scopes
             )
-        self._store.commit(invalidates_tokens=invalidates_tokens)
+        with self._telemetry.change(events, target):
+            self._store.commit(invalidates_tokens=invalidates_tokens)
         # Reading the id reloads the committed row: the client handed back
         # is loaded, usable once the session is gone (a deleted one keeps
         # what it had).

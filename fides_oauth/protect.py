@@ -176,15 +176,19 @@ class BearerProtector(ResourceProtector):  # type: ignore[misc]
 
     def authorize(self, scopes: tuple[str, ...]) -> AuthenticatedClient:
         """Check the request's bearer token for ``scopes`` (all of them)."""
+        telemetry = self._core.telemetry
         try:
             self.acquire_token(scopes=list(scopes))
         except OAuth2Error as error:
+            telemetry.bearer_check(False, error.error)
             self.raise_error_response(error)
         except STORAGE_ERRORS as exc:
             # The client, the keys or the shared state (a DPoP proof's jti)
             # could not be reached: say so, never a 500.
             self._core.store.rollback()
+            telemetry.bearer_check(False, "temporarily_unavailable")
             self.raise_error_response(self._core.outages.report(exc))
+        telemetry.bearer_check(True, "allowed")
         nonce = self._core.dpop.current_nonce()
         if nonce is not None and _uses_dpop():
             # RFC 9449 §9: the next nonce, on the successful answer too; §8.2:

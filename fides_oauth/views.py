@@ -88,8 +88,15 @@ def _require_form_body() -> None:
 
 
 def issue_token() -> Response:
-    _require_form_body()
-    return current_state().server.create_token_response()  # type: ignore[no-any-return]
+    state = current_state()
+    with state.core.telemetry.token_request() as finished:
+        _require_form_body()
+        response: Response = state.server.create_token_response()
+        error = None
+        if response.status_code != 200:
+            error = (response.get_json(silent=True) or {}).get("error")
+        finished(response.status_code, error)
+        return response
 
 
 def revoke_token() -> Response:

@@ -153,8 +153,10 @@ def make_app(tmp_path: Any, storage_uri: str | None) -> Iterator[Callable[..., F
     built: list[Flask] = []
     storage = {"FIDES_OAUTH_STORAGE_URI": storage_uri} if storage_uri else {}
 
-    def factory(clock: Any = None, **overrides: Any) -> Flask:
-        options = {"clock": clock} if clock is not None else {}
+    def factory(clock: Any = None, telemetry: Any = None, **overrides: Any) -> Flask:
+        options: dict[str, Any] = {"clock": clock} if clock is not None else {}
+        if telemetry is not None:
+            options["telemetry"] = telemetry
         app = create_app(
             base_config(tmp_path) | storage | overrides, oauth_options=options
         )

@@ -403,6 +403,7 @@ def test_changes_are_audited_with_the_signed_in_client(
     browser = AdminBrowser(admin_app.test_client())
     browser.sign_in(creator["client_id"], creator["client_secret"])
     caplog.set_level(logging.INFO, logger="fides_oauth.audit")
+    caplog.clear()  # only what the signed-in client does from here
     response = browser.post("/clients/new", name="etl", scope=["policy:read"])
     secret = re.search(
         r'id="secret" readonly value="([^"]+)"', response.get_data(as_text=True)

@@ -17,6 +17,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "fides_oauth"
 CORE = {
     "admin_sessions",
     "assertions",
+    "telemetry",
     "audit_trail",
     "bodies",
     "cache",

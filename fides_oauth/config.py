@@ -14,77 +14,22 @@ from typing import NamedTuple
 
 from .hashing import BCRYPT_MAX_BYTES
 from .sealing import KEK_MIN_LENGTH
+from .settings import SETTINGS
+from .settings import Setting
 
 __all__ = [
     "DEFAULTS",
     "ROOT_SECRET_MIN_LENGTH",
+    "SETTINGS",
     "OAuthConfig",
     "Secrets",
+    "Setting",
     "load_config",
 ]
 
-#: Every key the library reads, with its default (``None``: no default).
-DEFAULTS: Mapping[str, Any] = {
-    # Root client bootstrap: both required.
-    "FIDES_OAUTH_ROOT_CLIENT_ID": None,
-    "FIDES_OAUTH_ROOT_CLIENT_SECRET": None,
-    # Access-token lifetime, minutes.
-    "FIDES_OAUTH_ACCESS_TOKEN_EXPIRE_MINUTES": 60,
-    # bcrypt cost of stored client secrets.
-    "FIDES_OAUTH_BCRYPT_ROUNDS": 12,
-    # PEM of the EC P-256 private key that signs tokens; None: one is
-    # generated once and kept in the database.
-    "FIDES_OAUTH_SIGNING_KEY": None,
-    # Key-encryption key(s) sealing stored signing keys at rest: a random
-    # string, or a list whose first entry seals and every entry opens
-    # (rotation). Required unless FIDES_OAUTH_SIGNING_KEY is set.
-    "FIDES_OAUTH_KEY_ENCRYPTION_KEY": None,
-    # "iss" of issued tokens; None: the request's host URL plus the prefix.
-    "FIDES_OAUTH_ISSUER": None,
-    # "aud" of issued tokens; None: the issuer.
-    "FIDES_OAUTH_AUDIENCE": None,
-    # Largest request body the blueprint's routes read, bytes.
-    "FIDES_OAUTH_MAX_BODY_BYTES": 64 * 1024,
-    # Failed client authentications allowed per client id, and per remote
-    # address, within the window before the token endpoint answers 429.
-    "FIDES_OAUTH_AUTH_FAILURE_LIMIT": 10,
-    "FIDES_OAUTH_AUTH_FAILURE_WINDOW_SECONDS": 60,
-    # A client id and address pair that authenticated successfully is a
-    # known source for this many days: from it, the client is judged by
-    # the pair's own failures only (0: every attempt is judged per id and
-    # per address).
-    "FIDES_OAUTH_TRUSTED_SOURCE_DAYS": 30,
-    # Bounds of the per-process caches: verified tokens, and credentials
-    # already checked with bcrypt (entries, least recently used evicted).
-    "FIDES_OAUTH_TOKEN_CACHE_SIZE": 10_000,
-    "FIDES_OAUTH_CREDENTIAL_CACHE_SIZE": 1_024,
-    # Allow http://127.0.0.1... as a client's jwks_uri (tests only).
-    "FIDES_OAUTH_JWKS_URI_ALLOW_LOOPBACK_HTTP": False,
-    # "strict" (RFC 10070): a client assertion's aud is the issuer, as a
-    # string; "legacy" also accepts the token endpoint URL or a one-element
-    # array.
-    "FIDES_OAUTH_CLIENT_ASSERTION_AUDIENCE": "strict",
-    # Where the ephemeral shared state lives (failure counters, known
-    # sources): None, the SQL database; redis://host:port/db, a Redis server.
-    "FIDES_OAUTH_STORAGE_URI": None,
-    # Serve RFC 8414 metadata at /.well-known/oauth-authorization-server
-    # plus the issuer's path (RFC 8414 §3).
-    "FIDES_OAUTH_SERVER_METADATA": True,
-    # Longest time a rotated-out secret may keep working.
-    "FIDES_OAUTH_MAX_ROTATION_GRACE_SECONDS": 86400,
-    # The admin web page at <prefix>/oauth/admin/ (off: every path under it
-    # is 404).
-    "FIDES_OAUTH_ADMIN": False,
-    # Days the persisted audit events are kept (pruned by
-    # `flask fides-oauth prune`; 0: kept for ever).
-    "FIDES_OAUTH_AUDIT_RETENTION_DAYS": 90,
-    # DPoP (RFC 9449): how far a proof's iat may be from now, either side.
-    "FIDES_OAUTH_DPOP_PROOF_MAX_AGE": 60,
-    # Require a server nonce in every DPoP proof (RFC 9449 §8, §9).
-    "FIDES_OAUTH_DPOP_REQUIRE_NONCE": False,
-    # A nonce's time step, seconds: it is accepted in its step and the next.
-    "FIDES_OAUTH_DPOP_NONCE_SECONDS": 300,
-}
+
+#: Every key with its default (``None``: no default).
+DEFAULTS: Mapping[str, Any] = {setting.key: setting.default for setting in SETTINGS}
 
 ROOT_SECRET_MIN_LENGTH = 16
 _MAX_ID_LENGTH = 255

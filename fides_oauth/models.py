@@ -2,7 +2,7 @@
 
 Kept apart from the host's metadata so the library never touches the host's
 models; a host that manages its schema with Alembic or Flask-Migrate lists
-:data:`metadata` next to its own (see the README, "Migrations").
+:data:`metadata` next to its own (see the docs, "Embedding it in your app", Migrations).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ pluggable classes:
 - ``audit``: where audit events go (the default logs them on
   ``fides_oauth.audit`` and sends the blinker signals);
 - ``shared_state``: the ephemeral state every worker shares — failure
-  counters, known sources, and the single-use ``jti``s of client assertions
+  counters, known sources, and the single-use ``jti`` values of client assertions
   and DPoP proofs (:class:`SharedState`).
 """
 

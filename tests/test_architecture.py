@@ -40,6 +40,7 @@ CORE = {
     "outages",
     "scopes",
     "sealing",
+    "settings",
     "seams",
     "shared_redis",
     "shared_sql",

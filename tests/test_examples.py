@@ -66,7 +66,7 @@ def test_root_credentials_come_from_the_environment(
 
 
 def test_the_fides_page_flow(bare_env: list[Any]) -> None:
-    """Fides' "Creating OAuth Clients", step by step, as the README replays it."""
+    """Fides' "Creating OAuth Clients", step by step, as the quick start replays it."""
     app = create_app({"FIDES_OAUTH_BCRYPT_ROUNDS": 4})
     bare_env.append(app)
     http = app.test_client()

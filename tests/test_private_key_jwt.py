@@ -408,7 +408,7 @@ def test_authlib_private_key_jwt_client_over_a_socket(
 
     class FiveMinutePrivateKeyJWT(PrivateKeyJWT):  # type: ignore[misc]
         """Authlib signs assertions valid for an hour; §7 accepts five
-        minutes at most, so the README's example shortens them."""
+        minutes at most, so the docs' example shortens them."""
 
         def sign(self, auth: Any, token_endpoint: str) -> Any:
             return private_key_jwt_sign(

@@ -22,6 +22,7 @@ from flask import Blueprint
 from flask import Flask
 from flask import jsonify
 from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy.exc import SQLAlchemyError
 
 from fides_oauth import FidesOAuth
 from fides_oauth import create_tables
@@ -140,12 +141,16 @@ def _log_audit_at_info() -> None:
     (gunicorn and ``flask run`` leave the root logger bare), else the
     host's handlers receive it."""
     audit = logging.getLogger("fides_oauth.audit")
-    audit.setLevel(logging.INFO)
+    if audit.level == logging.NOTSET:  # a level the host set stays
+        audit.setLevel(logging.INFO)
     if audit.handlers or logging.getLogger().handlers:
         return
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
     audit.addHandler(handler)
+    # Its own handler: not also the root's, should the host configure that
+    # later (each line would then print twice).
+    audit.propagate = False
 
 
 def create_app(
@@ -185,5 +190,23 @@ def create_app(
     )
     app.register_blueprint(api, url_prefix="/api/v1")
     with app.app_context():
-        create_tables()
+        try:
+            create_tables()
+        except (RuntimeError, SQLAlchemyError, OSError) as error:
+            _fail_in_one_line(error)
+            raise
     return app
+
+
+def _fail_in_one_line(error: Exception) -> None:
+    """Under a ``flask`` command, a start-up failure (a key-encryption key
+    that opens no stored key, a database that cannot be reached or read) is
+    one line, as the library's commands answer; a server shows the
+    traceback, as servers do."""
+    context = click.get_current_context(silent=True)
+    if context is None or context.info_name in (None, "run"):
+        return
+    message = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    raise click.ClickException(
+        f"the app could not start: {type(error).__name__}: {message}"
+    ) from None

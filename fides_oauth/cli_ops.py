@@ -105,11 +105,19 @@ def _server_origin(base_url: str, prefix: str) -> str:
     """``--base-url`` as the server's root: with or without the blueprint's
     prefix (``https://api.example.org`` or ``…/api/v1``), the token's issuer
     is the same; plain http is refused here as the server would refuse it."""
-    parts = urlsplit(base_url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    try:
+        parts = urlsplit(base_url)
+        parts.port  # noqa: B018 - raises on a port out of range
+    except ValueError:  # an unclosed IPv6 bracket, a port past 65535
+        parts = urlsplit("")
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.username is not None
+    ):
         raise click.ClickException(
-            f"--base-url {base_url!r} is not an http(s) URL, e.g. "
-            "https://api.example.org"
+            f"--base-url {base_url!r} is not an http(s) URL without credentials, "
+            "e.g. https://api.example.org"
         )
     if parts.scheme == "http" and not os.environ.get("AUTHLIB_INSECURE_TRANSPORT"):
         raise click.ClickException(

@@ -244,7 +244,11 @@ def algorithms_for(key: Any) -> list[str]:
 def check_jwks_uri(value: Any, allow_loopback_http: bool) -> str:
     if not isinstance(value, str) or not 1 <= len(value) <= JWKS_URI_MAX_LENGTH:
         raise _error("'jwks_uri' must be an https URL.")
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises on a port out of range
+    except ValueError:  # an unclosed IPv6 bracket, a port past 65535
+        raise _error("'jwks_uri' must be an https URL.") from None
     loopback = parts.hostname in ("127.0.0.1", "localhost", "::1")
     if parts.scheme != "https" and not (
         allow_loopback_http and parts.scheme == "http" and loopback

@@ -53,6 +53,15 @@ def require_scopes(*scopes: str) -> Callable[[F], F]:
             state.protector.authorize(scopes)
 
         if inspect.iscoroutinefunction(view):
+            try:  # what Flask runs async views with
+                import asgiref.sync  # noqa: F401
+            except ImportError:
+                # Flask would say so on the first request, as a 500.
+                raise RuntimeError(
+                    f"{view.__name__} is an async view: Flask runs those with "
+                    "pip install 'flask[async]'."
+                ) from None
+
             # An async view stays a coroutine function, so Flask runs it the
             # way it runs any async view (``flask[async]``). The check itself
             # is synchronous: it reads the database like the rest of a

@@ -32,7 +32,6 @@ from collections.abc import Callable
 from collections.abc import Iterator
 from collections.abc import Sequence
 from contextlib import contextmanager
-from contextlib import nullcontext
 from typing import Any
 
 from authlib.oauth2 import OAuth2Error
@@ -124,8 +123,14 @@ class Telemetry:
             except STORAGE_ERRORS:
                 outcome.append((503, "temporarily_unavailable"))
                 raise
-            except BaseException:
-                outcome.append((500, "server_error"))
+            except BaseException as exc:
+                # An HTTP error of the web layer (a 413 past the body limit)
+                # carries its status; anything else is a 500.
+                code = getattr(exc, "code", None)
+                if isinstance(code, int) and 400 <= code < 500:
+                    outcome.append((code, "invalid_request"))
+                else:
+                    outcome.append((500, "server_error"))
                 raise
             finally:
                 status, error = outcome[-1] if outcome else (500, "server_error")
@@ -155,16 +160,20 @@ class Telemetry:
                 {f"fides_oauth.bearer.{k}": v for k, v in attributes.items()}
             )
 
-    def change(self, events: Sequence[str], client_id: str) -> Any:
-        """A span around one management change (a context manager), named
-        after its first event; each event is counted."""
+    @contextmanager
+    def change(self, events: Sequence[str], client_id: str) -> Iterator[None]:
+        """A span around one management change, named after its first event;
+        each event is counted once the change committed (a failed commit
+        counts nothing, its span records the error)."""
         if not self.enabled:
-            return nullcontext()
+            yield
+            return
+        with self._tracer.start_as_current_span(
+            f"fides_oauth.{events[0]}", attributes={"fides_oauth.client_id": client_id}
+        ):
+            yield
         for event in events:
             self._client_changes.add(1, {"event": event})
-        return self._tracer.start_as_current_span(
-            f"fides_oauth.{events[0]}", attributes={"fides_oauth.client_id": client_id}
-        )
 
 
 def _ignore(status: int, error: str | None) -> None:

@@ -81,7 +81,10 @@ def _require_form_body() -> None:
     parameters only: another body (JSON, say) is refused for what it is,
     not taken for a request without credentials or parameters. No body at
     all is fine (HTTP Basic and an omitted grant_type, as Fides allows)."""
-    if not request.content_length and not request.headers.get("Transfer-Encoding"):
+    # A chunked body was read and given its length before the route ran
+    # (_buffer_unframed_body): the environ says how long it is.
+    length = request.environ.get("CONTENT_LENGTH")
+    if length == "0" or (not length and not request.headers.get("Transfer-Encoding")):
         return
     if request.mimetype != "application/x-www-form-urlencoded":
         raise NotFormEncodedError(request.mimetype)

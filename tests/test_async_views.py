@@ -70,3 +70,30 @@ def test_the_async_view_stays_a_coroutine_function() -> None:
 
     assert inspect.iscoroutinefunction(view)
     assert view.__name__ == "view"
+
+
+def test_an_async_view_without_flask_async_fails_at_import() -> None:
+    """Without asgiref, Flask would answer the view's first request with a
+    500; the decorator says what to install when the module is imported."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "sys.modules['asgiref'] = None\n"
+        "from fides_oauth import require_scopes\n"
+        "try:\n"
+        "    @require_scopes('policy:read')\n"
+        "    async def view():\n"
+        "        return 'x'\n"
+        "except RuntimeError as error:\n"
+        "    print(error)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert "flask[async]" in done.stdout

@@ -97,6 +97,23 @@ def test_chunked_bodies_under_the_limit_still_work(
     assert created.json()["scopes"] == ["policy:read"]
 
 
+def test_an_empty_chunked_body_with_basic_credentials_gets_a_token(
+    live_server: str,
+) -> None:
+    """No body is no wrong encoding, however it is framed (a chunked body of
+    length zero, no Content-Type)."""
+    import base64
+
+    credentials = base64.b64encode(f"{ROOT_ID}:{ROOT_SECRET}".encode()).decode()
+    response = requests.post(
+        live_server + "/api/v1/oauth/token",
+        data=_chunked(b""),
+        headers={"Authorization": f"Basic {credentials}"},
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+
+
 # -- no HTML -------------------------------------------------------------------
 
 

@@ -278,6 +278,9 @@ def test_token_base_url_with_or_without_the_prefix(
     [
         ("http://api.internal:5000", "plain http"),
         ("api.example.com", "not an http(s) URL"),
+        ("https://[::1", "not an http(s) URL"),
+        ("https://api.example.com:99999", "not an http(s) URL"),
+        ("https://user:pass@api.example.com", "without credentials"),
     ],
 )
 def test_token_base_url_refusals_are_one_line(

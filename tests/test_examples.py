@@ -184,3 +184,43 @@ def test_the_host_logs_the_audit_trail_at_info_without_secrets(tmp_path: Any) ->
     assert any("token_issued actor=env-root" in line for line in audit), done.stderr
     assert "env-root-secret-0123456" not in done.stderr
     assert token and token not in done.stderr
+
+
+def test_a_cli_command_on_a_host_that_cannot_start_says_so_in_one_line(
+    tmp_path: Any,
+) -> None:
+    """The app is built before the command runs: a start-up failure (here a
+    database path that cannot exist) is one line, not a traceback."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    env = os.environ | {
+        "DATABASE_URL": f"sqlite:///{tmp_path}/missing/dir/x.sqlite",
+        "FIDES_OAUTH_ROOT_CLIENT_ID": "env-root",
+        "FIDES_OAUTH_ROOT_CLIENT_SECRET": "env-root-secret-0123456",
+        "FIDES_OAUTH_KEY_ENCRYPTION_KEY": "k" * 43,
+    }
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "flask",
+            "--app",
+            "examples/host_app.py",
+            "fides-oauth",
+            "list-clients",
+        ],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("Error:")]
+    assert errors == [errors[0]] and "could not start" in errors[0], done.stderr

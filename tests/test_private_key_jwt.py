@@ -303,6 +303,11 @@ def _create(oauth: OAuth, **fields: Any) -> Any:
             "token_endpoint_auth_method": "private_key_jwt",
             "jwks_uri": "http://example.com/jwks",
         },
+        {"token_endpoint_auth_method": "private_key_jwt", "jwks_uri": "https://[::1"},
+        {
+            "token_endpoint_auth_method": "private_key_jwt",
+            "jwks_uri": "https://a.example:99999/jwks",
+        },
         {"access_token_lifetime": 59},
         {"access_token_lifetime": 86401},
         {"access_token_lifetime": True},

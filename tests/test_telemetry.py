@@ -179,3 +179,92 @@ print("ok")
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ok"
+
+
+def test_an_oversized_token_request_is_recorded_as_what_it_answered(
+    make_app: Any, pipeline: Pipeline
+) -> None:
+    app = make_app(telemetry=pipeline.telemetry, FIDES_OAUTH_MAX_BODY_BYTES=1024)
+    response = app.test_client().post(
+        "/api/v1/oauth/token", data={"client_id": "x", "padding": "p" * 4096}
+    )
+    assert response.status_code == 413
+    assert pipeline.counts("fides_oauth.token.requests") == {
+        ("refused", "invalid_request"): 1
+    }
+    (span,) = [
+        s for s in pipeline.spans.get_finished_spans() if s.name == "fides_oauth.token"
+    ]
+    assert span.attributes["http.response.status_code"] == 413
+
+
+def test_a_change_that_did_not_commit_is_not_counted(
+    core_kit: Any, clock: Any, pipeline: Pipeline
+) -> None:
+    """A change is counted once it committed: with the change counter's
+    UPDATE refused by the database at commit, the scope change fails, is not
+    counted, and its span records the error."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from fides_oauth.bodies import ClientSpec
+    from fides_oauth.management import Actor
+    from fides_oauth.management import Management
+
+    core, audit, session = core_kit
+    management = Management(
+        core.store,
+        core.hasher,
+        root_id=ROOT_ID,
+        max_rotation_grace=60,
+        audit=audit,
+        trail=core.trail,
+        clock=clock,
+        telemetry=pipeline.telemetry,
+    )
+    actor = Actor("operator", frozenset({"policy:read", "rule:read"}), operator=True)
+    client, _ = management.create(actor, ClientSpec(["policy:read"]))
+    engine = core.store.engine()
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(
+                text(
+                    "CREATE OR REPLACE FUNCTION fides_oauth_test_refuse() RETURNS "
+                    "trigger AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$ "
+                    "LANGUAGE plpgsql"
+                )
+            )
+            connection.execute(
+                text(
+                    "CREATE TRIGGER refuse_changes BEFORE UPDATE ON "
+                    "fides_oauth_changes FOR EACH ROW EXECUTE FUNCTION "
+                    "fides_oauth_test_refuse()"
+                )
+            )
+        else:
+            connection.execute(
+                text(
+                    "CREATE TRIGGER refuse_changes BEFORE UPDATE ON "
+                    "fides_oauth_changes BEGIN SELECT RAISE(ABORT, 'refused'); END"
+                )
+            )
+    with pytest.raises(SQLAlchemyError):
+        management.set_scopes(actor, client.id, ["rule:read"])
+    session.rollback()
+    with engine.begin() as connection:
+        connection.execute(
+            text("DROP TRIGGER refuse_changes ON fides_oauth_changes")
+            if engine.dialect.name == "postgresql"
+            else text("DROP TRIGGER refuse_changes")
+        )
+    events = {
+        dict(key)["event"]: point.value
+        for key, point in pipeline.points("fides_oauth.client.changes").items()
+    }
+    assert events == {"client_created": 1}
+    (failed,) = [
+        s
+        for s in pipeline.spans.get_finished_spans()
+        if s.name == "fides_oauth.client_scopes_changed"
+    ]
+    assert not failed.status.is_ok

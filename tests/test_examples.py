@@ -165,7 +165,9 @@ def test_the_host_logs_the_audit_trail_at_info_without_secrets(tmp_path: Any) ->
         "print(r.get_json()['access_token'])\n"
     )
     env = os.environ | {
-        "DATABASE_URL": database_url(tmp_path, "logged.sqlite"),
+        # Its own file: the subprocess leaves its tables (and a signing key
+        # sealed under its KEK) behind.
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'logged.sqlite'}",
         "FIDES_OAUTH_ROOT_CLIENT_ID": "env-root",
         "FIDES_OAUTH_ROOT_CLIENT_SECRET": "env-root-secret-0123456",
         "FIDES_OAUTH_KEY_ENCRYPTION_KEY": "k" * 43,

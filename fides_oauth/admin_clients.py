@@ -89,13 +89,7 @@ def new_client() -> ResponseReturnValue:
     except OAuth2Error as error:
         state.core.store.rollback()
         return html_for(error)
-    return render_template(
-        "fides_oauth/admin/secret.html",
-        actor=actor,
-        csrf_token=session.csrf,
-        client=client,
-        secret=secret,
-    )
+    return _secret_page(actor, session.csrf, client, secret)
 
 
 def show_client(client_id: str) -> ResponseReturnValue:
@@ -130,14 +124,7 @@ def show_client(client_id: str) -> ResponseReturnValue:
                 management.max_rotation_grace,
             )
             client, secret = management.rotate(actor, client_id, rotation)
-            return render_template(
-                "fides_oauth/admin/secret.html",
-                actor=actor,
-                csrf_token=session.csrf,
-                client=client,
-                secret=secret,
-                old_secret_until=epoch_to_iso(client.previous_secret_expires_at),
-            )
+            return _secret_page(actor, session.csrf, client, secret)
         if action == "revoke":
             _require_scope(actor, CLIENT_UPDATE, "revoke tokens")
             management.revoke_tokens(actor, client_id)
@@ -191,6 +178,19 @@ def _settings_body() -> dict[str, Any]:
 def _require_scope(actor: Actor, scope: str, what: str) -> None:
     if scope not in actor.scopes:
         abort(html_error(403, f"Your client may not {what} (it lacks {scope})."))
+
+
+def _secret_page(actor: Actor, csrf: str, client: Any, secret: str | None) -> str:
+    """The new secret, shown once (``no-store``, as every admin page), and
+    until when a rotated-out secret still works."""
+    return render_template(
+        "fides_oauth/admin/secret.html",
+        actor=actor,
+        csrf_token=csrf,
+        client=client,
+        secret=secret,
+        old_secret_until=epoch_to_iso(client.previous_secret_expires_at),
+    )
 
 
 def _client_page(

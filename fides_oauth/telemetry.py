@@ -34,10 +34,6 @@ from collections.abc import Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from authlib.oauth2 import OAuth2Error
-
-from .outages import STORAGE_ERRORS
-
 try:  # the API is optional: pip install 'fides-oauth[otel]'
     from opentelemetry import metrics as _metrics
     from opentelemetry import trace as _trace
@@ -106,9 +102,9 @@ class Telemetry:
 
     @contextmanager
     def token_request(self) -> Iterator[TokenOutcome]:
-        """Around one token request: yields the function to call with its
-        status and error code; an exception counts as refused, with the
-        answer it becomes (an OAuth error's code, 503 for storage)."""
+        """Around one token request: yields the function to call with the
+        answer's status and error code (the caller renders every failure
+        first); an exception that escapes unanswered counts as a 500."""
         if not self.enabled:
             yield _ignore
             return
@@ -117,21 +113,6 @@ class Telemetry:
         with self._tracer.start_as_current_span("fides_oauth.token") as span:
             try:
                 yield lambda status, error: outcome.append((status, error))
-            except OAuth2Error as exc:
-                outcome.append((exc.status_code, exc.error))
-                raise
-            except STORAGE_ERRORS:
-                outcome.append((503, "temporarily_unavailable"))
-                raise
-            except BaseException as exc:
-                # An HTTP error of the web layer (a 413 past the body limit)
-                # carries its status; anything else is a 500.
-                code = getattr(exc, "code", None)
-                if isinstance(code, int) and 400 <= code < 500:
-                    outcome.append((code, "invalid_request"))
-                else:
-                    outcome.append((500, "server_error"))
-                raise
             finally:
                 status, error = outcome[-1] if outcome else (500, "server_error")
                 attributes = {

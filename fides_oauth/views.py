@@ -15,7 +15,9 @@ from typing import Any
 from authlib.oauth2 import OAuth2Error
 from flask import Blueprint
 from flask import Response
+from flask import current_app
 from flask import jsonify
+from flask import make_response
 from flask import request
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
@@ -92,11 +94,17 @@ def _require_form_body() -> None:
 
 def issue_token() -> Response:
     state = current_state()
-    with state.core.telemetry.token_request() as finished:
-        _require_form_body()
-        response: Response = state.server.create_token_response()
+    telemetry = state.core.telemetry
+    with telemetry.token_request() as finished:
+        try:
+            _require_form_body()
+            response: Response = state.server.create_token_response()
+        except Exception as exc:  # noqa: BLE001 - answered by the handlers below
+            # The blueprint's own handlers answer it (as they would after
+            # this view), so the outcome reported is the answer sent.
+            response = make_response(current_app.handle_user_exception(exc))
         error = None
-        if response.status_code != 200:
+        if response.status_code != 200 and telemetry.enabled:
             error = (response.get_json(silent=True) or {}).get("error")
         finished(response.status_code, error)
         return response

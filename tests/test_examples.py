@@ -133,9 +133,12 @@ def test_cli_commands_other_than_run_print_no_demo_notice(
     assert "demo" in capsys.readouterr().err
 
 
-def test_both_ways_of_loading_the_host_share_one_instance_folder() -> None:
+def test_both_ways_of_loading_the_host_share_one_instance_folder(
+    bare_env: list[Any],
+) -> None:
     """`flask --app examples/host_app.py` loads the file as ``host_app``;
-    gunicorn imports ``examples.host_app``: one SQLite file for both."""
+    gunicorn imports ``examples.host_app``: one instance folder (and so one
+    default SQLite file) for both."""
     import importlib.util
     from pathlib import Path
 
@@ -144,7 +147,17 @@ def test_both_ways_of_loading_the_host_share_one_instance_folder() -> None:
     assert spec is not None and spec.loader is not None
     as_file = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(as_file)
-    assert as_file._INSTANCE == host_app._INSTANCE == str(path.parent / "instance")
+    config = {"FIDES_OAUTH_BCRYPT_ROUNDS": 4}
+    by_file = as_file.create_app(config)
+    by_package = create_app(config)
+    bare_env.append(by_package)
+    with by_file.app_context():
+        as_file.db.engine.dispose()
+    assert (
+        by_file.instance_path
+        == by_package.instance_path
+        == str(path.parent / "instance")
+    )
 
 
 def test_the_host_logs_the_audit_trail_at_info_without_secrets(tmp_path: Any) -> None:

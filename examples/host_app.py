@@ -10,6 +10,7 @@ that it prints at start-up.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -28,6 +29,7 @@ from fides_oauth import FidesOAuth
 from fides_oauth import create_tables
 from fides_oauth import current_client
 from fides_oauth import require_scopes
+from fides_oauth.settings import SETTINGS
 
 HOST_SCOPES = [
     "policy:read",
@@ -73,6 +75,25 @@ _DEMO_FALLBACKS = {
 }
 #: Said once per process, not once per app built (tests build many).
 _told: set[str] = set()
+
+
+#: Read from the environment by their own rules (demo fallbacks, a boolean).
+_OWN_RULES = frozenset(_DEMO_FALLBACKS) | {"FIDES_OAUTH_ADMIN"}
+
+
+def _settings_from_environment(app: Flask) -> None:
+    """Every other library setting found in the environment, its value read
+    as JSON when it parses (``1000``, ``true``, ``["a", "b"]``) and as the
+    string otherwise — what Flask's ``from_prefixed_env`` does — so a
+    server started with ``gunicorn`` is configured without code."""
+    for setting in SETTINGS:
+        value = os.environ.get(setting.key)
+        if value is None or setting.key in _OWN_RULES:
+            continue
+        try:
+            app.config[setting.key] = json.loads(value)
+        except ValueError:
+            app.config[setting.key] = value
 
 
 def _root_credentials(app: Flask) -> None:
@@ -174,6 +195,7 @@ def create_app(
         # when the database comes back after an outage.
         SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
     )
+    _settings_from_environment(app)
     if test_config:
         app.config.update(test_config)
     if "FIDES_OAUTH_ADMIN" not in app.config:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import asdict
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,9 +38,14 @@ class AuditEvent:
     outcome: str
 
     def as_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["scopes"] = list(self.scopes)
-        return data
+        return {
+            "event": self.event,
+            "actor": self.actor,
+            "target": self.target,
+            "scopes": list(self.scopes),
+            "remote_addr": self.remote_addr,
+            "outcome": self.outcome,
+        }
 
 
 def _clean(value: str | None) -> str | None:
@@ -66,6 +70,8 @@ def emit(
     )
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     SIGNALS[event].send(app, event=record)
+    if not logger.isEnabledFor(logging.INFO):
+        return record  # the line and its fields cost a grant ~10%
     logger.info(
         "%s actor=%s target=%s scopes=%s remote_addr=%s outcome=%s",
         record.event,

@@ -132,7 +132,7 @@ class Core:
             shared = (
                 RedisSharedState(settings.storage_uri)
                 if settings.storage_uri
-                else SqlSharedState(store.engine)
+                else SqlSharedState(store.engine, store.reader)
             )
         outages = OutageLog()
         trail = AuditTrail(store.engine, clock, settings.audit_retention)

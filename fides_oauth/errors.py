@@ -10,6 +10,7 @@ here imports Flask.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from collections.abc import Sequence
 from typing import Any
@@ -46,6 +47,10 @@ _LISTED_MAX = 20
 _NAME_SHOWN_MAX = 100
 
 
+#: Text that :func:`safe_text` leaves as it is.
+_PLAIN = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]*")
+
+
 def safe_text(text: str, limit: int = 500) -> str:
     """Text that may stand in an error description (RFC 6749 §5.2).
 
@@ -54,9 +59,12 @@ def safe_text(text: str, limit: int = 500) -> str:
     hostile value can neither break the header it is quoted in nor make
     Authlib refuse the description.
     """
-    cleaned = "".join(
-        ch if (0x20 <= ord(ch) <= 0x7E and ch not in '"\\') else "?" for ch in text
-    )
+    if _PLAIN.fullmatch(text):  # the usual case (a client id), no copy
+        cleaned = text
+    else:
+        cleaned = "".join(
+            ch if (0x20 <= ord(ch) <= 0x7E and ch not in '"\\') else "?" for ch in text
+        )
     return cleaned if len(cleaned) <= limit else cleaned[: limit - 3] + "..."
 
 

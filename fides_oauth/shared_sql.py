@@ -17,6 +17,7 @@ from typing import Any
 from typing import cast
 
 from sqlalchemy import Table
+from sqlalchemy import bindparam
 from sqlalchemy import case
 from sqlalchemy import delete
 from sqlalchemy import insert
@@ -29,6 +30,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
+from .fast_reader import FastReader
+from .fast_reader import ReadFailed
 from .models import AuthFailure
 from .models import KnownSource
 from .models import SeenAssertion
@@ -41,9 +44,35 @@ _SOURCES = cast(Table, KnownSource.__table__)
 _SEEN = cast(Table, SeenAssertion.__table__)
 
 
+#: An attempt's read — its three counters and its source's mark (as a row
+#: whose failure count is -1) — in one statement of fixed shape, so the
+#: fast reader compiles it once; other reads build theirs.
+_ATTEMPT_KEYS = 3
+_ATTEMPT_READ = (
+    select(_FAILURES.c.key, _FAILURES.c.failures, _FAILURES.c.window_start)
+    .where(
+        _FAILURES.c.key.in_([bindparam(f"k{i}") for i in range(_ATTEMPT_KEYS)]),
+        _FAILURES.c.window_start > bindparam("opened_after"),
+    )
+    .union_all(
+        select(_SOURCES.c.key, literal(-1), _SOURCES.c.last_success).where(
+            _SOURCES.c.key == bindparam("source"),
+            _SOURCES.c.last_success > bindparam("trusted_after"),
+        )
+    )
+)
+
+
 class SqlSharedState:
-    def __init__(self, engine_of: Callable[[], Engine]) -> None:
+    """``reader``, when given, serves the attempt's read on its own
+    autocommit connections (one round trip, no pool checkout); where it
+    cannot, the read goes through the engine."""
+
+    def __init__(
+        self, engine_of: Callable[[], Engine], reader: FastReader | None = None
+    ) -> None:
         self._engine_of = engine_of
+        self._reader = reader
 
     def __repr__(self) -> str:
         return "<SqlSharedState>"
@@ -56,6 +85,49 @@ class SqlSharedState:
         window: int,
         trusted_seconds: int,
     ) -> tuple[dict[str, tuple[int, float]], float | None]:
+        rows = self._read_attempt(keys, source, now, window, trusted_seconds)
+        if rows is None:
+            rows = self._read_any(keys, source, now, window, trusted_seconds)
+        counts: dict[str, tuple[int, float]] = {}
+        known_since: float | None = None
+        for key, failures, started in rows:
+            if failures == -1:
+                known_since = float(started)
+            else:
+                counts[key] = (int(failures), float(started))
+        return counts, known_since
+
+    def _read_attempt(
+        self,
+        keys: Sequence[str],
+        source: str | None,
+        now: float,
+        window: int,
+        trusted_seconds: int,
+    ) -> list[tuple[Any, ...]] | None:
+        """The fixed-shape read on the fast reader; None where it does not
+        apply (more keys, no reader) or cannot run."""
+        if self._reader is None or not 0 < len(keys) <= _ATTEMPT_KEYS:
+            return None
+        padded = list(keys) + [keys[-1]] * (_ATTEMPT_KEYS - len(keys))
+        params: dict[str, Any] = {f"k{i}": key for i, key in enumerate(padded)}
+        params["opened_after"] = now - window
+        params["source"] = source if source is not None and trusted_seconds else ""
+        params["trusted_after"] = now - trusted_seconds if trusted_seconds else now
+        try:
+            found = self._reader.fetch_all(_ATTEMPT_READ, params)
+        except ReadFailed:
+            return None
+        return [(row["key"], row["failures"], row["window_start"]) for row in found]
+
+    def _read_any(
+        self,
+        keys: Sequence[str],
+        source: str | None,
+        now: float,
+        window: int,
+        trusted_seconds: int,
+    ) -> list[tuple[Any, ...]]:
         # One round trip: the counters, and the source's mark as a row
         # whose failure count is -1.
         statement = select(
@@ -71,15 +143,7 @@ class SqlSharedState:
                 )
             )
         with self._engine_of().connect() as conn:
-            rows = conn.execute(statement).all()
-        counts: dict[str, tuple[int, float]] = {}
-        known_since: float | None = None
-        for key, failures, started in rows:
-            if failures == -1:
-                known_since = float(started)
-            else:
-                counts[key] = (int(failures), float(started))
-        return counts, known_since
+            return [tuple(row) for row in conn.execute(statement).all()]
 
     def add_failure(
         self, keys: Sequence[str], now: float, window: int

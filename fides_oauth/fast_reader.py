@@ -118,7 +118,7 @@ class FastReader:
         return rows[0] if rows else None
 
     def fetch_all(
-        self, statement: Select[Any] | CompoundSelect, params: dict[str, Any]
+        self, statement: Select[Any] | CompoundSelect[Any], params: dict[str, Any]
     ) -> list[Mapping[str, Any]]:
         """Every row of ``statement``, as :meth:`fetch_one` gives one."""
         rows, processors, names = self._execute(statement, params)
@@ -131,7 +131,7 @@ class FastReader:
         ]
 
     def _execute(
-        self, statement: Select[Any] | CompoundSelect, params: dict[str, Any]
+        self, statement: Select[Any] | CompoundSelect[Any], params: dict[str, Any]
     ) -> tuple[list[tuple[Any, ...]], list[Any], list[str]]:
         if not self._fast_path():
             raise ReadFailed
@@ -152,7 +152,7 @@ class FastReader:
         return [tuple(row) for row in rows], processors, names
 
     def _compile(
-        self, statement: Select[Any] | CompoundSelect, params: dict[str, Any]
+        self, statement: Select[Any] | CompoundSelect[Any], params: dict[str, Any]
     ) -> tuple[str, Any, list[Any], list[str]]:
         cached = self._compiled.get(id(statement))
         if cached is None:

@@ -57,6 +57,9 @@ class OAuthConfig:
     legacy_assertion_audience: bool = False
     server_metadata: bool = True
     token_cache_size: int = 10_000
+    #: "strict" or "push" (see :mod:`.invalidation`).
+    invalidation: str = "strict"
+    max_staleness: float = 1.0  # seconds
     credential_cache_size: int = 1_024
     dpop_proof_max_age: int = 60  # seconds
     dpop_require_nonce: bool = False
@@ -177,6 +180,18 @@ def _storage_uri(config: Mapping[str, Any]) -> str | None:
     return value
 
 
+def _invalidation(config: Mapping[str, Any]) -> str:
+    value = _get(config, "FIDES_OAUTH_INVALIDATION")
+    if value not in ("strict", "push"):
+        raise RuntimeError(
+            'FIDES_OAUTH_INVALIDATION must be "strict" (the change counter read '
+            'on every protected request) or "push" (changes pushed to every '
+            "process, the counter re-read at least every "
+            "FIDES_OAUTH_MAX_STALENESS_MS)."
+        )
+    return str(value)
+
+
 def _assertion_audience(config: Mapping[str, Any]) -> bool:
     value = _get(config, "FIDES_OAUTH_CLIENT_ASSERTION_AUDIENCE")
     if value not in ("strict", "legacy"):
@@ -240,6 +255,8 @@ def load_config(config: Mapping[str, Any]) -> tuple[OAuthConfig, Secrets]:
         legacy_assertion_audience=_assertion_audience(config),
         server_metadata=_bool(config, "FIDES_OAUTH_SERVER_METADATA"),
         token_cache_size=_int(config, "FIDES_OAUTH_TOKEN_CACHE_SIZE", 0, 10**7),
+        invalidation=_invalidation(config),
+        max_staleness=_int(config, "FIDES_OAUTH_MAX_STALENESS_MS", 10, 600_000) / 1000,
         credential_cache_size=_int(
             config, "FIDES_OAUTH_CREDENTIAL_CACHE_SIZE", 0, 10**6
         ),

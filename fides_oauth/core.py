@@ -25,6 +25,11 @@ from .config import OAuthConfig
 from .dpop import ProofChecker
 from .dpop_nonces import Nonces
 from .hashing import SecretHasher
+from .invalidation import ChangeWatch
+from .invalidation import PushedCounter
+from .invalidation import RedisFeed
+from .invalidation import StrictCounter
+from .invalidation import feed_factory
 from .jwks_fetch import JwksFetcher
 from .keys import KeyStore
 from .limits import FailureLimiter
@@ -55,6 +60,8 @@ class Core:
     keys: KeyStore
     #: Tokens this process verified, kept strict by the change counter.
     verified: VerifiedTokens
+    #: How this process learns the change counter: strict, or pushed.
+    changes: ChangeWatch
     #: Credentials this process checked with bcrypt.
     credentials: Credentials
     #: Failed-authentication limits, on the shared state.
@@ -135,6 +142,18 @@ class Core:
                 else SqlSharedState(store.engine, store.reader)
             )
         outages = OutageLog()
+        changes: ChangeWatch = StrictCounter(store.counter)
+        if settings.invalidation == "push":
+            changes = PushedCounter(
+                store.counter,
+                feed_factory(settings.storage_uri),
+                store.engine,
+                settings.max_staleness,
+            )
+            store.announce_changes_with(changes.forget)
+        if settings.storage_uri:
+            # Whatever this process's mode, push-mode workers hear its changes.
+            store.announce_changes_with(RedisFeed(settings.storage_uri).announce)
         trail = AuditTrail(store.engine, clock, settings.audit_retention)
         telemetry = telemetry or Telemetry()
         return cls(
@@ -150,6 +169,7 @@ class Core:
                 clock=clock,
             ),
             verified=VerifiedTokens(settings.token_cache_size),
+            changes=changes,
             credentials=Credentials(settings.credential_cache_size),
             limiter=FailureLimiter(
                 settings.auth_failure_limit,

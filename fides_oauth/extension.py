@@ -203,6 +203,7 @@ def create_tables(app: Flask | None = None) -> None:
             create_tables()
         return
     core = current_state().core
+    core.changes.check(core.store.engine())
     with migrate.schema_lock(core.store.engine()) as connection:
         migrate.bring_to_head(connection)
         if connection.scalar(select(ChangeCounter.id)) is None:

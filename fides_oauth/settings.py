@@ -118,6 +118,29 @@ SETTINGS: tuple[Setting, ...] = (
         ),
     ),
     Setting(
+        "FIDES_OAUTH_INVALIDATION",
+        "strict",
+        (
+            "how a process learns that a change (scope cut, deletion, rotation, "
+            "revocation) invalidates tokens it verified before. `strict`: it reads "
+            "the change counter on every protected request, so every change is "
+            "honoured on the next request. `push`: changes are pushed to every "
+            "process (PostgreSQL `LISTEN/NOTIFY` through psycopg 3, or Redis "
+            "pub/sub with the Redis store) and the counter is re-read at least every "
+            "`FIDES_OAUTH_MAX_STALENESS_MS`; a verified token can then pass for up "
+            "to that long after a change when notices are lost (see Performance)"
+        ),
+    ),
+    Setting(
+        "FIDES_OAUTH_MAX_STALENESS_MS",
+        1000,
+        (
+            "with `push` invalidation, the longest a process trusts a change "
+            "counter it has not re-read (10 to 600000): the worst-case delay "
+            "before a change reaches tokens already verified"
+        ),
+    ),
+    Setting(
         "FIDES_OAUTH_CREDENTIAL_CACHE_SIZE",
         1024,
         "credentials each process remembers after one bcrypt check (0 turns it off)",

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import bindparam
 from sqlalchemy import delete
 from sqlalchemy import select
+from sqlalchemy import text
 from sqlalchemy import update
 from sqlalchemy.engine import Connection
 from sqlalchemy.engine import Engine
@@ -30,6 +31,7 @@ from .clients import is_client_id
 from .errors import NotFoundError
 from .fast_reader import FastReader
 from .fast_reader import ReadFailed
+from .invalidation import CHANNEL
 from .models import ChangeCounter
 from .models import OAuthClient
 from .models import RevokedToken
@@ -73,6 +75,9 @@ _BUMP = (
     .where(ChangeCounter.id == 1)
     .values(counter=ChangeCounter.counter + 1)
 )
+#: Sent in the counter's transaction on PostgreSQL: delivered to listeners
+#: when (and only if) it commits.
+_NOTIFY = text(f"NOTIFY {CHANNEL}")
 
 
 class Store:
@@ -84,6 +89,8 @@ class Store:
         self._session_factory = session_factory
         self.root = root
         self.reader = FastReader(self.bind)
+        #: Called after a change that raised the counter has committed.
+        self._announcers: list[Callable[[], None]] = []
 
     def __repr__(self) -> str:
         return "<Store>"
@@ -96,15 +103,29 @@ class Store:
         tokens, raise the change counter in the same transaction, so every
         process's token cache lets go of them."""
         session = self.session()
-        if invalidates_tokens:
-            session.execute(_BUMP)
-        session.commit()
+        if not invalidates_tokens:
+            session.commit()
+            return
+        self._raise_counter(session, _BUMP)
 
     def revoke_root_tokens(self) -> None:
         """Every token issued to the root client so far stops working."""
-        session = self.session()
-        session.execute(_BUMP_ROOT)
+        self._raise_counter(self.session(), _BUMP_ROOT)
+
+    def announce_changes_with(self, announce: Callable[[], None]) -> None:
+        """Call ``announce`` after every committed change of the counter
+        (push invalidation through Redis; PostgreSQL notifies by itself)."""
+        self._announcers.append(announce)
+
+    def _raise_counter(self, session: Session, bump: Any) -> None:
+        session.execute(bump)
+        if session.get_bind(mapper=OAuthClient.__mapper__).dialect.name == (
+            "postgresql"
+        ):
+            session.execute(_NOTIFY)
         session.commit()
+        for announce in self._announcers:
+            announce()
 
     def rollback(self) -> None:
         """Undo the request's writes; quietly, as the database may be gone."""

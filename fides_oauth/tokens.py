@@ -153,9 +153,10 @@ def verify_token(core: Core, token_string: str, issuer: str) -> VerifiedToken:
     """Decode, then check the token against its client as it is now.
 
     A token this process verified before, with no change committed to the
-    store since (the change counter stands), is answered from memory.
+    store since (the change counter stands), is answered from memory —
+    strictly, or as pushed within the staleness bound (:mod:`.invalidation`).
     """
-    counter = core.store.counter()
+    counter = core.changes.current()
     key = (token_string, issuer, core.config.audience or issuer)
     if counter is not None:
         remembered = core.verified.get(key, counter, core.clock())

@@ -32,6 +32,7 @@ CORE = {
     "errors",
     "fast_reader",
     "hashing",
+    "invalidation",
     "jwks_fetch",
     "keys",
     "limits",

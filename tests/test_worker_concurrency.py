@@ -133,3 +133,63 @@ def test_limiter_writes_in_parallel_never_fail(app: Any) -> None:
     # Every count was taken back: nobody is left over the limit.
     attempt = limiter.assess("client-0", "10.0.0.1")
     assert attempt.retry_after is None
+
+
+STORM = 200
+
+
+def test_a_cold_storm_of_first_tokens_across_three_workers_has_no_error(
+    make_app: Any, tmp_path: Path, storage_uri: str | None
+) -> None:
+    """200 clients no worker has seen fetch their first token at the same
+    moment: every one is a bcrypt check (outside the GIL), a failure-limit
+    read, a known-source write and a last-use mark, on three workers at
+    once. Every answer must be a token. (Latencies: the benchmark.)"""
+    import bcrypt
+
+    from examples.host_app import db
+    from fides_oauth.models import OAuthClient
+
+    app = make_app()
+    secret = "storm-secret-" + "x" * 30
+    # Cost 10: the real check's shape (the default is 12) at a test's pace.
+    hashed = bcrypt.hashpw(secret.encode(), bcrypt.gensalt(10)).decode()
+    ids = [f"{n:032x}" for n in range(1, STORM + 1)]
+    with app.app_context():
+        db.session.add_all(
+            OAuthClient(
+                id=client_id,
+                secret_hash=hashed,
+                scopes=["policy:read"],
+                created_by=ROOT_ID,
+            )
+            for client_id in ids
+        )
+        db.session.commit()
+        db.session.remove()
+    with gunicorn(
+        "tests.wsgi_workers:app",
+        tmp_path / "gunicorn.log",
+        workers=3,
+        env=_env(app.config["SQLALCHEMY_DATABASE_URI"], storage_uri),
+    ) as server:
+        start = threading.Barrier(STORM)
+
+        def first_token(client_id: str) -> tuple[int, str]:
+            session = requests.Session()
+            start.wait()
+            response = session.post(
+                server.api + "/oauth/token",
+                data={"client_id": client_id, "client_secret": secret},
+                timeout=120,
+            )
+            session.close()
+            return response.status_code, response.text
+
+        with ThreadPoolExecutor(STORM) as pool:
+            answers = list(pool.map(first_token, ids))
+        log = server.log()
+    failed = [(status, body) for status, body in answers if status != 200]
+    assert failed == [], failed[:3]
+    assert "Traceback" not in log
+    assert "Storage failed" not in log

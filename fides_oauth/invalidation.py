@@ -34,6 +34,7 @@ import contextlib
 import logging
 import math
 import os
+import sys
 import threading
 import time
 import weakref
@@ -131,6 +132,10 @@ class PushedCounter:
         self._pid: int | None = None
         self._stop = threading.Event()
         weakref.finalize(self, self._stop.set)
+        # A lock held by this process's listener at a fork would stay held
+        # in the child for ever: the child gets a new one.
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=_after_fork(weakref.ref(self)))
 
     def __repr__(self) -> str:
         return f"<PushedCounter max_staleness={self.max_staleness}s>"
@@ -194,6 +199,16 @@ class PushedCounter:
         thread.start()
 
 
+def _after_fork(ref: weakref.ref[PushedCounter]) -> Callable[[], None]:
+    def reset() -> None:
+        watch = ref()
+        if watch is not None:
+            watch._lock = threading.Lock()
+            watch.listening = False
+
+    return reset
+
+
 def _listen(
     ref: weakref.ref[PushedCounter],
     feed_of: Callable[[Engine], ChangeFeed],
@@ -232,7 +247,7 @@ def _listen(
                     watch.refresh()
                 del watch
         except Exception as exc:  # noqa: BLE001 - any failure: resubscribe
-            if not reported:
+            if not (reported or stop.is_set() or sys.is_finalizing()):
                 logger.warning(
                     "Change notices interrupted (%s: %s); protected requests "
                     "read the change counter themselves until they resume.",
@@ -312,7 +327,9 @@ class RedisFeed:
         )
         self._channel = channel
         self._pubsub: Any = None
-        weakref.finalize(self, self._redis.connection_pool.disconnect)
+        # Not at exit: the listener may still be reading, and the process
+        # is closing its sockets anyway.
+        weakref.finalize(self, self._redis.connection_pool.disconnect).atexit = False
 
     def __repr__(self) -> str:
         return "<RedisFeed>"  # the URL may carry a password

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import weakref
 from collections.abc import Callable
 from collections.abc import Mapping
@@ -33,13 +34,18 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.pool import SingletonThreadPool
 from sqlalchemy.pool import StaticPool
 
+try:  # psycopg 3: statements run prepared through libpq
+    from psycopg import pq
+    from psycopg.adapt import PyFormat
+    from psycopg.adapt import Transformer
+except ImportError:  # pragma: no cover - another driver, or none
+    pq = PyFormat = Transformer = None  # type: ignore[assignment,misc]
+
 from .models import ChangeCounter
 
 __all__ = ["FastReader", "ReadFailed"]
 
 _COUNTER = select(ChangeCounter.counter).where(ChangeCounter.id == 1)
-#: The name of the counter's prepared statement on the reader's connections.
-_PREPARED = b"fides_oauth_counter"
 
 
 class ReadFailed(Exception):
@@ -68,10 +74,12 @@ class FastReader:
         self._idle_max = idle_max
         self._idle: list[tuple[int, Any]] = []  # (owning process, connection)
         self._compiled: dict[int, Any] = {}
-        #: The counter's SQL with its value inlined, for libpq (psycopg 3).
-        self._counter_sql: bytes | None = None
-        #: Connections (by id, while ours) the counter is prepared on.
-        self._prepared: set[int] = set()
+        #: On psycopg 3: statements run prepared, through libpq.
+        self._libpq = False
+        #: The name of each (statement, parameter types) prepared.
+        self._names: dict[tuple[int, tuple[int, ...]], bytes] = {}
+        #: (connection id, name) of the statements prepared, while ours.
+        self._prepared: set[tuple[int, bytes]] = set()
         # Close them when the app's state goes, not at an unknown GC moment.
         weakref.finalize(self, _close_owned, self._idle)
 
@@ -80,33 +88,10 @@ class FastReader:
 
     def counter(self) -> int | None:
         try:
-            if self._fast_path() and self._counter_sql is not None:
-                return self._prepared_counter()
             rows = self._execute(_COUNTER, {})[0]
         except ReadFailed:
             return None
         return int(rows[0][0]) if rows else None
-
-    def _prepared_counter(self) -> int | None:
-        """The counter through libpq: prepared once per connection, then one
-        Bind/Execute/Sync round trip, its one text value parsed here."""
-        try:
-            connection = self._checkout()
-        except Exception as exc:
-            raise ReadFailed from exc
-        try:
-            pgconn = connection.pgconn
-            if id(connection) not in self._prepared:
-                _check(pgconn.prepare(_PREPARED, self._counter_sql))
-                self._prepared.add(id(connection))
-            result = _check(pgconn.exec_prepared(_PREPARED, None))
-            value = result.get_value(0, 0) if result.ntuples else None
-            result.clear()
-        except Exception as exc:
-            self._discard(connection)
-            raise ReadFailed from exc
-        self._checkin(connection)
-        return None if value is None else int(value)
 
     def fetch_one(
         self, statement: Select[Any], params: dict[str, Any]
@@ -140,6 +125,9 @@ class FastReader:
             connection = self._checkout()
         except Exception as exc:
             raise ReadFailed from exc
+        if self._libpq:
+            rows = self._run_prepared(connection, id(statement), sql, arguments)
+            return rows, processors, names
         try:
             cursor = connection.cursor()
             cursor.execute(sql, arguments)
@@ -151,9 +139,41 @@ class FastReader:
         self._checkin(connection)
         return [tuple(row) for row in rows], processors, names
 
+    def _run_prepared(
+        self, connection: Any, key: int, sql: bytes, arguments: list[Any]
+    ) -> list[tuple[Any, ...]]:
+        """``sql`` through libpq: prepared once per connection and parameter
+        types, then one Bind/Execute/Sync round trip; values dumped and
+        loaded by psycopg's own adapters, as its cursor would."""
+        try:
+            transformer = Transformer(connection)
+            dumped = transformer.dump_sequence(
+                arguments, [PyFormat.TEXT] * len(arguments)
+            )
+            types = tuple(transformer.types or ())
+            name = self._names.get((key, types))
+            if name is None:
+                name = f"fides_oauth_{len(self._names)}".encode()
+                self._names[(key, types)] = name
+            pgconn = connection.pgconn
+            if (id(connection), name) not in self._prepared:
+                _check(pgconn.prepare(name, sql, param_types=types))
+                self._prepared.add((id(connection), name))
+            result = _check(
+                pgconn.exec_prepared(name, dumped, param_formats=transformer.formats)
+            )
+            transformer.set_pgresult(result)
+            rows = transformer.load_rows(0, result.ntuples, tuple)
+            result.clear()
+        except Exception as exc:
+            self._discard(connection)
+            raise ReadFailed from exc
+        self._checkin(connection)
+        return rows
+
     def _compile(
         self, statement: Select[Any] | CompoundSelect[Any], params: dict[str, Any]
-    ) -> tuple[str, Any, list[Any], list[str]]:
+    ) -> tuple[Any, Any, list[Any], list[str]]:
         cached = self._compiled.get(id(statement))
         if cached is None:
             assert self._engine is not None
@@ -171,13 +191,20 @@ class FastReader:
                 if not bind.required
             }
             names = [str(column.key) for column in statement.selected_columns]
-            cached = (compiled.string, order, defaults, processors, names)
+            sql: Any = compiled.string
+            if self._libpq:  # pyformat to libpq's $1, in order of appearance
+                sql, order = _numbered(sql)
+            cached = (sql, order, defaults, processors, names)
             self._compiled[id(statement)] = cached
         sql, order, defaults, processors, names = cached
         values = {**defaults, **params} if params else defaults
-        arguments = (
-            tuple(values[name] for name in order) if order is not None else values
-        )
+        arguments: Any
+        if self._libpq:
+            arguments = [values[name] for name in order or ()]
+        elif order is not None:
+            arguments = tuple(values[name] for name in order)
+        else:
+            arguments = values
         return sql, arguments, processors, names
 
     def _fast_path(self) -> bool:
@@ -195,14 +222,10 @@ class FastReader:
             )
             if self._usable:
                 self._engine = bind  # type: ignore[assignment]
-                if (
+                self._libpq = (
                     bind.dialect.name == "postgresql"
                     and bind.dialect.driver == "psycopg"
-                ):
-                    sql = _COUNTER.compile(
-                        dialect=bind.dialect, compile_kwargs={"literal_binds": True}
-                    )
-                    self._counter_sql = str(sql).encode()
+                )
         return self._usable
 
     def _checkout(self) -> Any:
@@ -216,7 +239,7 @@ class FastReader:
                 return connection
             # Inherited through a fork: the parent's, neither to use nor to
             # close (closing would end the parent's session); let it go.
-            self._prepared.discard(id(connection))
+            self._forget_prepared(connection)
         assert self._engine is not None
         fairy = self._engine.raw_connection()
         fresh: Any = fairy.driver_connection
@@ -233,13 +256,36 @@ class FastReader:
 
     def _discard(self, connection: Any) -> None:
         """Close a connection of ours (broken, or one too many)."""
-        self._prepared.discard(id(connection))
+        self._forget_prepared(connection)
         _close_all([connection])
+
+    def _forget_prepared(self, connection: Any) -> None:
+        gone = id(connection)
+        self._prepared = {entry for entry in self._prepared if entry[0] != gone}
+
+
+_PYFORMAT = re.compile(r"%\((\w+)\)s|%%")
+
+
+def _numbered(sql: str) -> tuple[bytes, tuple[str, ...]]:
+    """SQLAlchemy's pyformat SQL for psycopg as libpq takes it: ``$n``
+    placeholders (a name used twice keeps its number) and ``%`` unescaped;
+    and the parameter names in ``$n`` order."""
+    order: list[str] = []
+
+    def number(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name is None:
+            return "%"
+        if name not in order:
+            order.append(name)
+        return f"${order.index(name) + 1}"
+
+    return _PYFORMAT.sub(number, sql).encode(), tuple(order)
 
 
 def _check(result: Any) -> Any:
     """A libpq result, or the error it carries raised."""
-    from psycopg import pq
 
     if result.status not in (pq.ExecStatus.TUPLES_OK, pq.ExecStatus.COMMAND_OK):
         message = result.error_message.decode("utf-8", "replace")

@@ -7,6 +7,7 @@ the hash it matched; every cache has a bound.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -205,6 +206,50 @@ def test_fast_reads_match_the_session(oauth: OAuth) -> None:
         assert dict(fast) == dict(slow._mapping)
         assert sorted(fast["scopes"]) == ["policy:read", "rule:read"]
         assert st.core.store.reader.counter() is not None
+
+
+def test_the_attempt_read_matches_the_session(oauth: OAuth, clock: Any) -> None:
+    """The failure limiter's read on the fast reader (prepared through libpq
+    on PostgreSQL) gives the rows the session gives: counters, and the
+    source's mark as a row whose count is -1."""
+    from examples.host_app import db
+    from fides_oauth import shared_sql
+
+    app = oauth.app
+    limiter = app.extensions["fides_oauth"].core.limiter
+    now = time.time()
+    with app.app_context():
+        limiter.record(["a" * 64, "b" * 64], now=now)
+        limiter.shared.succeeded([], "c" * 64, now, 3600)
+        params = {
+            "k0": "a" * 64,
+            "k1": "b" * 64,
+            "k2": "d" * 64,
+            "opened_after": now - 60,
+            "source": "c" * 64,
+            "trusted_after": now - 3600,
+        }
+        fast = app.extensions["fides_oauth"].core.store.reader.fetch_all(
+            shared_sql._ATTEMPT_READ, params
+        )
+        slow = db.session.execute(shared_sql._ATTEMPT_READ, params).all()
+        db.session.remove()
+    assert sorted(tuple(row.values()) for row in fast) == sorted(
+        tuple(row) for row in slow
+    )
+    assert sorted((row["key"][0], row["failures"]) for row in fast) == [
+        ("a", 1),
+        ("b", 1),
+        ("c", -1),
+    ]
+
+
+def test_sqlalchemy_placeholders_become_libpq_ones() -> None:
+    from fides_oauth.fast_reader import _numbered
+
+    sql, order = _numbered("a = %(x)s AND b = %(y)s OR c = %(x)s OR d LIKE 'x%%'")
+    assert sql == b"a = $1 AND b = $2 OR c = $1 OR d LIKE 'x%'"
+    assert order == ("x", "y")
 
 
 def test_root_token_still_checks_revocation_from_memory(oauth: OAuth) -> None:

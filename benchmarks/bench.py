@@ -30,7 +30,7 @@ The sections, in the table's order (``--only`` takes these names):
 - ``memory``: RSS after verifying many distinct tokens, in a process of its
   own (it runs beside the storm's untimed preparation);
 - ``servers``: protected ÷ bare req/s on gunicorn (2 workers), strict and
-  push invalidation;
+  push invalidation, and CPU per request by process, bare → protected;
 - ``tokens``: warm token grants per CPU-second of one gunicorn worker.
 
 The modules beside this file hold them: ``harness`` (what they share),
@@ -387,7 +387,26 @@ def server_rows(run: Run) -> list[Row]:
                 target,
             )
         )
+        rows.append(cpu_row(r.cpu))
     return rows
+
+
+def cpu_row(cpu: dict[str, tuple[float, float]]) -> Row:
+    """Where a server's CPU goes per request, bare → protected, by part and
+    in total; the ratio is total bare ÷ protected: with every core busy,
+    what the req/s ratio would be if the parts counted were all there is."""
+    parts = ", ".join(
+        f"{part} {bare:.0f} → {protected:.0f}"
+        for part, (bare, protected) in cpu.items()
+        if part != "total"
+    )
+    bare, protected = cpu["total"]
+    return (
+        "  CPU per request, bare → protected (ratio: total bare ÷ protected)",
+        f"{parts}; total {bare:.0f} → {protected:.0f} µs",
+        times(bare, protected),
+        "",
+    )
 
 
 def token_rows(run: Run) -> list[Row]:

@@ -5,6 +5,8 @@ is not a Python process competing with the workers for the GIL.
 
 - :func:`protected_vs_bare`: req/s of a protected route and of a bare one on
   the same server, alternated in rounds; the ratio is what the check costs.
+  Each load's CPU per request, by process (the workers, PostgreSQL, Redis,
+  wrk, from /proc and wrk's rusage), shows where that cost goes.
 - :func:`token_throughput`: warm token grants per CPU-second of the worker.
 - :func:`cold_storm`: many clients' first token requests all at once.
 
@@ -34,6 +36,7 @@ from contextlib import contextmanager
 from contextlib import suppress
 from dataclasses import dataclass
 from dataclasses import field
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -127,6 +130,9 @@ class Load:
     non_2xx: int = 0
     #: Connect, read, write and timeout errors, summed.
     socket_errors: int = 0
+    #: CPU seconds the load cost, by part: wrk's own (from its rusage), and
+    #: what :func:`protected_vs_bare` adds (workers, PostgreSQL, Redis).
+    cpu: dict[str, float] = field(default_factory=dict)
 
     def trouble(self) -> str | None:
         """Why the figure cannot be trusted, or None: a fast error page must
@@ -193,15 +199,40 @@ def run_wrk(
             script.flush()
             command += ["-s", script.name]
         command.append(f"http://127.0.0.1:{port}{path}")
-        try:
-            done = subprocess.run(
-                command, capture_output=True, text=True, timeout=seconds + 60
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise ServerFailed(f"wrk on {path} did not finish") from exc
-    if done.returncode != 0:
-        raise ServerFailed(f"wrk failed on {path}: {done.stderr.strip()[:300]}")
-    return parse_wrk(done.stdout)
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            process = subprocess.Popen(command, stdout=out, stderr=err)
+            status, cpu = _reap(process, seconds + 60)
+            if status is None:
+                raise ServerFailed(f"wrk on {path} did not finish")
+            out.seek(0)
+            err.seek(0)
+            stdout = out.read().decode(errors="replace")
+            stderr = err.read().decode(errors="replace")
+    if status != 0:
+        raise ServerFailed(f"wrk failed on {path}: {stderr.strip()[:300]}")
+    return replace(parse_wrk(stdout), cpu={"wrk": cpu})
+
+
+def _reap(process: subprocess.Popen[bytes], timeout: float) -> tuple[int | None, float]:
+    """Wait for a child with ``os.wait4``, for the CPU it used (user plus
+    system, all its threads, from its rusage): its exit status (None, once
+    killed, if it ran past ``timeout`` seconds) and those CPU seconds. A
+    poll every 20 ms: a negligible cost beside the load."""
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            if pid:
+                process.returncode = os.waitstatus_to_exitcode(status)
+                return process.returncode, usage.ru_utime + usage.ru_stime
+            time.sleep(0.02)
+    except BaseException:  # interrupted: no wrk left behind
+        process.kill()
+        process.wait()
+        raise
+    process.kill()
+    process.wait()
+    return None, 0.0
 
 
 # -- gunicorn ------------------------------------------------------------------
@@ -477,6 +508,132 @@ def push_available() -> bool:
     return done.stdout.strip() == "True"
 
 
+# -- CPU per request -------------------------------------------------------------
+
+#: A process as the readings know it: its pid and its start time (field 22
+#: of /proc/<pid>/stat), since a pid freed during a load may be reused.
+Proc = tuple[int, int]
+#: The database in a PostgreSQL process's title: a backend's (``postgres:
+#: [cluster: ]user database host(port) activity``) or an autovacuum
+#: worker's; background processes' titles name none.
+_DATABASE = re.compile(
+    r"postgres: (?:.*?: )?"
+    r"(?:\S+ (\S+) (?:\S+\(\d+\)|\[local\]) |autovacuum worker (\S+))"
+)
+
+
+@dataclass(frozen=True)
+class CpuReading:
+    """CPU seconds so far (user plus system) of the processes a load costs,
+    from /proc: to be subtracted from a later reading, pid by pid."""
+
+    workers: dict[Proc, float]
+    #: The postmaster, its background processes and the backends of the
+    #: server's database.
+    postgres: dict[Proc, float]
+    #: Of those, the backends of the server's database.
+    backends: frozenset[Proc]
+    #: Processes of other databases: another tenant's (a test suite may use
+    #: the same PostgreSQL), not the load's.
+    other_postgres: dict[Proc, float]
+    #: The postmaster's reaped children's CPU (cutime + cstime): where the
+    #: CPU of backends that end between two readings goes.
+    postgres_ended: float
+    redis: dict[Proc, float]
+    #: The machine's busy CPU seconds, every core, from /proc/stat.
+    machine: float
+
+
+def _stat(pid: int | str) -> tuple[str, list[str]]:
+    """A process's command name, and its stat fields from the state (field
+    3) on: the name may hold spaces and parentheses."""
+    with open(f"/proc/{pid}/stat") as stat:
+        head, rest = stat.read().rsplit(")", 1)
+    return head.split("(", 1)[1], rest.split()
+
+
+def read_cpu(workers: list[int], database: str | None) -> CpuReading:
+    """One reading: the given gunicorn workers, every process named
+    ``postgres`` (backends of ``database`` and background ones apart from
+    other databases' backends) and every ``redis-server``."""
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def spent(fields: list[str]) -> float:
+        return (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+
+    def key(pid: int | str, fields: list[str]) -> Proc:
+        return int(pid), int(fields[19])
+
+    mine: dict[Proc, float] = {}
+    for pid in workers:
+        with suppress(OSError):  # ended since it was listed
+            fields = _stat(pid)[1]
+            mine[key(pid, fields)] = spent(fields)
+    postgres: dict[Proc, float] = {}
+    backends: set[Proc] = set()
+    other: dict[Proc, float] = {}
+    redis: dict[Proc, float] = {}
+    ended = 0.0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            comm, fields = _stat(entry.name)
+            if comm == "redis-server":
+                redis[key(entry.name, fields)] = spent(fields)
+            if comm != "postgres":
+                continue
+            with open(f"/proc/{entry.name}/cmdline", "rb") as cmdline:
+                title = cmdline.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:  # ended meanwhile
+            continue
+        named = _DATABASE.match(title)
+        if named and database not in named.groups():
+            other[key(entry.name, fields)] = spent(fields)
+            continue
+        postgres[key(entry.name, fields)] = spent(fields)
+        if named:
+            backends.add(key(entry.name, fields))
+        if not title.startswith("postgres:"):  # the postmaster
+            ended += (int(fields[13]) + int(fields[14])) / tick
+    with open("/proc/stat") as stat:
+        # user nice system idle iowait irq softirq steal: all but idle, iowait.
+        ticks = [int(n) for n in stat.readline().split()[1:9]]
+    machine = (sum(ticks) - ticks[3] - ticks[4]) / tick
+    return CpuReading(mine, postgres, frozenset(backends), other, ended, redis, machine)
+
+
+def _grown(before: dict[Proc, float], after: dict[Proc, float]) -> float:
+    """CPU seconds between two readings of a set of processes: per process,
+    one that appeared in between counting in full."""
+    return sum(cpu - before.get(proc, 0.0) for proc, cpu in after.items())
+
+
+def cpu_spent(before: CpuReading, after: CpuReading) -> dict[str, float]:
+    """CPU seconds between two readings, by part; ``ended`` counts the
+    backends of the server's database that ended in between (their CPU
+    since the first reading is then lost among ``other PostgreSQL``)."""
+    gone = before.postgres.keys() - after.postgres.keys()
+    gone_other = before.other_postgres.keys() - after.other_postgres.keys()
+    # Reaped in between, less what those known before had already spent.
+    ended = (
+        after.postgres_ended
+        - before.postgres_ended
+        - sum(before.postgres[proc] for proc in gone)
+        - sum(before.other_postgres[proc] for proc in gone_other)
+    )
+    gone_backends = before.backends - after.postgres.keys()
+    return {
+        "workers": _grown(before.workers, after.workers),
+        "PostgreSQL": _grown(before.postgres, after.postgres),
+        "Redis": _grown(before.redis, after.redis),
+        "other PostgreSQL": _grown(before.other_postgres, after.other_postgres)
+        + max(ended, 0.0),
+        "machine": after.machine - before.machine,
+        "ended": float(len(gone_backends)),
+    }
+
+
 # -- protected ÷ bare ----------------------------------------------------------
 
 
@@ -486,6 +643,15 @@ class Ratio:
     protected: float
     #: Why a load's figure cannot be trusted, if one could not.
     trouble: str | None = None
+    #: Median µs of CPU per request, (bare, protected), by part — workers,
+    #: PostgreSQL and Redis when the server uses them, wrk — and their total.
+    cpu: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+
+#: Beside the parts a row shows: the machine's busy CPU outside them (the
+#: master, this process, the kernel's threads, other tenants), and other
+#: databases' backends; noted when above this share of the parts' total.
+ELSEWHERE_NOTE = 0.10
 
 
 def protected_vs_bare(
@@ -493,7 +659,15 @@ def protected_vs_bare(
 ) -> Ratio:
     """Median req/s of GET /api/v1/health (bare) and GET /api/v1/policy
     (protected, a client's reused token) on one server with 2 sync workers,
-    in rounds whose order alternates, so both see the same machine."""
+    in rounds whose order alternates, so both see the same machine; and
+    where each one's CPU goes, read before and after every load."""
+    database = make_url(url).database
+    parts = ["workers"]
+    if make_url(url).get_backend_name() == "postgresql":
+        parts.append("PostgreSQL")
+    if env.get("FIDES_OAUTH_STORAGE_URI", "").startswith("redis"):
+        parts.append("Redis")
+    parts.append("wrk")
     fresh_store(url)
     try:
         with gunicorn(url, 2, env, name) as server:
@@ -514,9 +688,10 @@ def protected_vs_bare(
             paths = [("bare", "/api/v1/health"), ("protected", "/api/v1/policy")]
             for number in range(rounds):
                 for kind, path in paths if number % 2 == 0 else paths[::-1]:
-                    runs[kind].append(
-                        run_wrk(server.port, path, seconds, headers=headers)
-                    )
+                    before = read_cpu(server.workers(), database)
+                    load = run_wrk(server.port, path, seconds, headers=headers)
+                    spent = cpu_spent(before, read_cpu(server.workers(), database))
+                    runs[kind].append(replace(load, cpu={**load.cpu, **spent}))
     finally:
         drop_everything(url)
     trouble = [
@@ -525,11 +700,60 @@ def protected_vs_bare(
         for load in loads
         if load.trouble()
     ]
+    per_request = {kind: _per_request(loads, parts) for kind, loads in runs.items()}
+    cpu = {
+        part: (per_request["bare"][part], per_request["protected"][part])
+        for part in [*parts, "total"]
+    }
+    _note_elsewhere(name, per_request, runs)
     return Ratio(
         bare=statistics.median(load.rps for load in runs["bare"]),
         protected=statistics.median(load.rps for load in runs["protected"]),
         trouble="; ".join(trouble) or None,
+        cpu=cpu,
     )
+
+
+def _per_request(loads: list[Load], parts: list[str]) -> dict[str, float]:
+    """Median µs of CPU per completed request over the loads: each of
+    ``parts``, their ``total`` (the median of each load's sum), and what
+    the notes may need (``machine``, ``other PostgreSQL``)."""
+
+    def each(load: Load, part: str) -> float:
+        if part == "total":
+            return sum(each(load, name) for name in parts)
+        return load.cpu.get(part, 0.0) / max(load.requests, 1) * 1e6
+
+    return {
+        part: statistics.median(each(load, part) for load in loads)
+        for part in [*parts, "total", "machine", "other PostgreSQL"]
+    }
+
+
+def _note_elsewhere(
+    name: str, per_request: dict[str, dict[str, float]], runs: dict[str, list[Load]]
+) -> None:
+    """A note when the parts counted leave much of the machine's busy CPU
+    out (bare → protected, µs per request), and one when backends of the
+    server's database ended during a load (their CPU is then not in the
+    PostgreSQL figure)."""
+    bare, protected = per_request["bare"], per_request["protected"]
+    rest = {kind: f["machine"] - f["total"] for kind, f in per_request.items()}
+    if any(rest[kind] > ELSEWHERE_NOTE * f["total"] for kind, f in per_request.items()):
+        NOTES.append(
+            f"{name}: beside the CPU counted, the machine was busy "
+            f"{rest['bare']:.0f} → {rest['protected']:.0f} µs per request "
+            "(PostgreSQL processes of other databases or that ended mid-load "
+            f"{bare['other PostgreSQL']:.0f} → {protected['other PostgreSQL']:.0f}; "
+            "the rest: the kernel's softirqs, gunicorn's master, this process, "
+            "other tenants)"
+        )
+    ended = sum(load.cpu.get("ended", 0.0) for loads in runs.values() for load in loads)
+    if ended:
+        NOTES.append(
+            f"{name}: {ended:.0f} backends of the database ended during the loads; "
+            "their CPU after the reading before is not in the PostgreSQL figure"
+        )
 
 
 # -- token endpoint throughput ---------------------------------------------------

@@ -8,12 +8,14 @@ read sees the latest committed data. Used only where that is true (an
 Engine-bound session on an SQLite file or PostgreSQL); anything else raises
 :class:`ReadFailed` and the caller reads through the session.
 
-On PostgreSQL through psycopg 3, the counter — read on every protected
-request in strict mode — is a statement prepared once per connection and
-run through libpq itself (``pgconn.exec_prepared``): measured on loopback,
-23 µs and 24 µs of CPU (ours and the server's) per read, against 108 µs
-and 96 µs through a cursor (``python benchmarks/bench.py`` shows the
-parts).
+On PostgreSQL through psycopg 3 every read — the counter on every
+protected request in strict mode, the client row, the failure counters of
+an attempt — is a statement prepared once per connection and run through
+libpq itself (``pgconn.exec_prepared``), its values dumped and loaded by
+psycopg's own adapters: in a tight loop on loopback, 11 to 23 µs of our CPU
+per counter read against 56 µs through a cursor. (Under load, the kernel's
+round trip costs the worker far more: ``python benchmarks/bench.py`` shows
+the CPU per request.)
 """
 
 from __future__ import annotations

@@ -85,11 +85,12 @@ def _settings_from_environment(app: Flask) -> None:
     """Every other library setting found in the environment, its value read
     as JSON when it parses (``1000``, ``true``, ``["a", "b"]``) and as the
     string otherwise — what Flask's ``from_prefixed_env`` does — so a
-    server started with ``gunicorn`` is configured without code."""
+    server started with ``gunicorn`` is configured without code. An empty
+    variable counts as unset, as for the root credentials."""
     for setting in SETTINGS:
         value = os.environ.get(setting.key)
-        if value is None or setting.key in _OWN_RULES:
-            continue
+        if not value or setting.key in _OWN_RULES:
+            continue  # unset and empty alike: the library's default
         try:
             app.config[setting.key] = json.loads(value)
         except ValueError:

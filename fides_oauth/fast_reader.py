@@ -23,6 +23,8 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import sys
+import threading
 import weakref
 from collections.abc import Callable
 from collections.abc import Mapping
@@ -74,14 +76,14 @@ class FastReader:
         self._engine: Engine | None = None
         self._usable: bool | None = None
         self._idle_max = idle_max
-        self._idle: list[tuple[int, Any]] = []  # (owning process, connection)
+        self._idle: list[_Connection] = []
         self._compiled: dict[int, Any] = {}
         #: On psycopg 3: statements run prepared, through libpq.
         self._libpq = False
-        #: The name of each (statement, parameter types) prepared.
+        #: The name of each (statement, parameter types) prepared: one name,
+        #: one statement, whichever thread asks first.
         self._names: dict[tuple[int, tuple[int, ...]], bytes] = {}
-        #: (connection id, name) of the statements prepared, while ours.
-        self._prepared: set[tuple[int, bytes]] = set()
+        self._names_lock = threading.Lock()
         # Close them when the app's state goes, not at an unknown GC moment.
         weakref.finalize(self, _close_owned, self._idle)
 
@@ -131,7 +133,7 @@ class FastReader:
             rows = self._run_prepared(connection, id(statement), sql, arguments)
             return rows, processors, names
         try:
-            cursor = connection.cursor()
+            cursor = connection.raw.cursor()
             cursor.execute(sql, arguments)
             rows = cursor.fetchall()
             cursor.close()
@@ -142,25 +144,22 @@ class FastReader:
         return [tuple(row) for row in rows], processors, names
 
     def _run_prepared(
-        self, connection: Any, key: int, sql: bytes, arguments: list[Any]
+        self, connection: _Connection, key: int, sql: bytes, arguments: list[Any]
     ) -> list[tuple[Any, ...]]:
         """``sql`` through libpq: prepared once per connection and parameter
         types, then one Bind/Execute/Sync round trip; values dumped and
         loaded by psycopg's own adapters, as its cursor would."""
         try:
-            transformer = Transformer(connection)
+            transformer = Transformer(connection.raw)
             dumped = transformer.dump_sequence(
                 arguments, [PyFormat.TEXT] * len(arguments)
             )
             types = tuple(transformer.types or ())
-            name = self._names.get((key, types))
-            if name is None:
-                name = f"fides_oauth_{len(self._names)}".encode()
-                self._names[(key, types)] = name
-            pgconn = connection.pgconn
-            if (id(connection), name) not in self._prepared:
+            name = self._name_of(key, types)
+            pgconn = connection.raw.pgconn
+            if name not in connection.prepared:  # only its holder touches it
                 _check(pgconn.prepare(name, sql, param_types=types))
-                self._prepared.add((id(connection), name))
+                connection.prepared.add(name)
             result = _check(
                 pgconn.exec_prepared(name, dumped, param_formats=transformer.formats)
             )
@@ -172,6 +171,14 @@ class FastReader:
             raise ReadFailed from exc
         self._checkin(connection)
         return rows
+
+    def _name_of(self, key: int, types: tuple[int, ...]) -> bytes:
+        with self._names_lock:
+            name = self._names.get((key, types))
+            if name is None:
+                name = f"fides_oauth_{len(self._names)}".encode()
+                self._names[(key, types)] = name
+            return name
 
     def _compile(
         self, statement: Select[Any] | CompoundSelect[Any], params: dict[str, Any]
@@ -227,43 +234,61 @@ class FastReader:
                 self._libpq = (
                     bind.dialect.name == "postgresql"
                     and bind.dialect.driver == "psycopg"
+                    and not _green()
                 )
         return self._usable
 
-    def _checkout(self) -> Any:
+    def _checkout(self) -> _Connection:
         pid = os.getpid()
         while self._idle:
             try:
-                owner, connection = self._idle.pop()  # atomic: no lock needed
+                connection = self._idle.pop()  # atomic: no lock needed
             except IndexError:
                 break
-            if owner == pid:
+            if connection.pid == pid:
                 return connection
             # Inherited through a fork: the parent's, neither to use nor to
             # close (closing would end the parent's session); let it go.
-            self._forget_prepared(connection)
         assert self._engine is not None
         fairy = self._engine.raw_connection()
         fresh: Any = fairy.driver_connection
         fairy.detach()  # ours now, outside the pool
         if hasattr(fresh, "autocommit"):
             fresh.autocommit = True
-        return fresh
+        return _Connection(fresh, pid)
 
-    def _checkin(self, connection: Any) -> None:
+    def _checkin(self, connection: _Connection) -> None:
         if len(self._idle) < self._idle_max:
-            self._idle.append((os.getpid(), connection))
+            self._idle.append(connection)
         else:
             self._discard(connection)
 
-    def _discard(self, connection: Any) -> None:
+    def _discard(self, connection: _Connection) -> None:
         """Close a connection of ours (broken, or one too many)."""
-        self._forget_prepared(connection)
-        _close_all([connection])
+        _close_all([connection.raw])
 
-    def _forget_prepared(self, connection: Any) -> None:
-        gone = id(connection)
-        self._prepared = {entry for entry in self._prepared if entry[0] != gone}
+
+class _Connection:
+    """A DBAPI connection of the reader's, the process that opened it, and
+    the statements prepared on it (touched only by the thread holding it)."""
+
+    __slots__ = ("pid", "prepared", "raw")
+
+    def __init__(self, raw: Any, pid: int) -> None:
+        self.raw = raw
+        self.pid = pid
+        self.prepared: set[bytes] = set()
+
+
+def _green() -> bool:
+    """Whether gevent or eventlet patched the socket module: libpq's own
+    blocking calls would then stall every greenlet of the worker, so reads
+    go through psycopg's cursor, which waits the patched way."""
+    gevent = sys.modules.get("gevent.monkey")
+    if gevent is not None and gevent.is_module_patched("socket"):
+        return True
+    eventlet = sys.modules.get("eventlet.patcher")
+    return bool(eventlet is not None and eventlet.is_monkey_patched("socket"))
 
 
 _PYFORMAT = re.compile(r"%\((\w+)\)s|%%")
@@ -303,8 +328,8 @@ def _close_all(connections: list[Any]) -> None:
             connection.close()
 
 
-def _close_owned(idle: list[tuple[int, Any]]) -> None:
+def _close_owned(idle: list[_Connection]) -> None:
     """At the end, close this process's connections only."""
     pid = os.getpid()
-    _close_all([connection for owner, connection in idle if owner == pid])
+    _close_all([connection.raw for connection in idle if connection.pid == pid])
     idle.clear()

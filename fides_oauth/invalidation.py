@@ -181,22 +181,32 @@ class PushedCounter:
         self._stop.set()
 
     def _start(self) -> None:
+        """This process's listener, once; if it cannot start, the next
+        request tries again (and requests read the counter meanwhile)."""
         with self._lock:
             if self._pid == os.getpid():
                 return
-            self._pid = os.getpid()
             self.listening = False
-            # Here, in the app's context: the engine, and a first read that
-            # settles how the reader reads (the listener has no context).
-            engine = self._engine_of()
-        self.refresh()
-        thread = threading.Thread(
-            target=_listen,
-            args=(weakref.ref(self), self._feed_of, engine, self._stop),
-            name="fides_oauth-changes",
-            daemon=True,
-        )
-        thread.start()
+            try:
+                # Here, in the app's context: the engine, and a first read
+                # that settles how the reader reads (the listener has none).
+                engine = self._engine_of()
+                self._read()
+                thread = threading.Thread(
+                    target=_listen,
+                    args=(weakref.ref(self), self._feed_of, engine, self._stop),
+                    name="fides_oauth-changes",
+                    daemon=True,
+                )
+                thread.start()
+            except Exception as exc:  # noqa: BLE001 - a request must not fail
+                logger.warning(
+                    "Could not start listening for changes (%s); protected "
+                    "requests read the change counter themselves meanwhile.",
+                    type(exc).__name__,
+                )
+                return
+            self._pid = os.getpid()
 
 
 def _after_fork(ref: weakref.ref[PushedCounter]) -> Callable[[], None]:
@@ -243,8 +253,9 @@ def _listen(
                 watch = ref()
                 if watch is None:
                     return
-                if noticed or watch.due_in() <= 0:
-                    watch.refresh()
+                if (noticed or watch.due_in() <= 0) and watch.refresh() is None:
+                    # The database is unreachable: back off, requests read.
+                    raise RuntimeError("the change counter could not be read")
                 del watch
         except Exception as exc:  # noqa: BLE001 - any failure: resubscribe
             if not (reported or stop.is_set() or sys.is_finalizing()):
@@ -289,6 +300,14 @@ class PostgresFeed:
                 "Redis store (FIDES_OAUTH_STORAGE_URI = 'redis://...'). This "
                 f"database is {engine.dialect.name}+{engine.dialect.driver}; "
                 "use 'strict' here."
+            )
+        import psycopg
+
+        if tuple(int(part) for part in psycopg.__version__.split(".")[:2]) < (3, 2):
+            raise RuntimeError(
+                "FIDES_OAUTH_INVALIDATION = 'push' on PostgreSQL needs psycopg "
+                f"3.2 or later (this is {psycopg.__version__}): "
+                "pip install 'psycopg[binary]>=3.2'."
             )
         self._engine = engine
         self._connection: Any = None
@@ -347,7 +366,9 @@ class RedisFeed:
 
     def wait(self, timeout: float) -> bool:
         message = self._pubsub.get_message(timeout=timeout)
-        return message is not None and message["type"] == "message"
+        # A "subscribe" after the first: redis-py reconnected and subscribed
+        # again by itself, and notices sent in between are lost: re-read.
+        return message is not None and message["type"] in ("message", "subscribe")
 
     def announce(self) -> None:
         """Tell every listener a change committed; a failure is logged, and

@@ -36,6 +36,7 @@ from fides_oauth import FidesOAuth
 from fides_oauth import create_tables
 from fides_oauth import drop_tables
 from fides_oauth.models import OAuthClient
+from fides_oauth.settings import SETTINGS
 
 # Property tests stay bounded so the whole suite runs in CI in seconds;
 # HYPOTHESIS_PROFILE=thorough digs deeper on demand.
@@ -72,6 +73,12 @@ ROOT_ID = "root-client-for-tests"
 ROOT_SECRET = "root-secret-for-tests-0123456789"
 KEY_ENCRYPTION_KEY = "key-encryption-key-for-the-tests-0123456789"
 TEST_DATABASE_URL = os.environ.get("FIDES_OAUTH_TEST_DATABASE_URL")
+
+# The reference host reads library settings from the environment: a shell's
+# exported FIDES_OAUTH_INVALIDATION (say) must not change what the suite
+# tests. Tests that want one set it on the app or the server they start.
+for _setting in SETTINGS:
+    os.environ.pop(_setting.key, None)
 #: The Redis the shared-state tests use: its own database number, flushed
 #: around each test. Set to empty to skip them (they fail when it is
 #: unreachable otherwise).

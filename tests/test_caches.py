@@ -244,6 +244,48 @@ def test_the_attempt_read_matches_the_session(oauth: OAuth, clock: Any) -> None:
     ]
 
 
+def test_a_new_reader_read_from_many_threads_at_once_gives_right_rows(
+    oauth: OAuth,
+) -> None:
+    """The first reads of a process race: each statement must keep its own
+    prepared name on every connection (a root lookup answered by the client
+    lookup's statement would pass revoked root tokens)."""
+    import threading
+
+    from examples.host_app import db
+
+    created = oauth.create_client(["rule:read"])
+    app = oauth.app
+    store = app.extensions["fides_oauth"].core.store
+    errors: list[BaseException] = []
+    start = threading.Barrier(12)
+
+    def work(index: int) -> None:
+        with app.app_context():
+            try:
+                start.wait()
+                for round_ in range(30):
+                    if (index + round_) % 2:
+                        root = store.client_for_token(ROOT_ID, "no-such-jti")
+                        assert root is not None and root[0].is_root
+                    else:
+                        found = store.client_for_token(created["client_id"], "x")
+                        assert found is not None
+                        assert found[0].scopes == frozenset({"rule:read"})
+                    assert store.counter() is not None
+            except BaseException as error:  # noqa: BLE001 - reported below
+                errors.append(error)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+
+
 def test_sqlalchemy_placeholders_become_libpq_ones() -> None:
     from fides_oauth.fast_reader import _numbered
 

@@ -68,14 +68,17 @@ class FakeFeed:
         self._noticed = threading.Event()
         self._broken = False
         self.hanging = False
+        self.hung = threading.Event()
         self.released = threading.Event()
 
     def subscribe(self) -> None:
+        if self._broken:
+            raise ConnectionError("still broken")
         self.subscriptions += 1
-        self._broken = False
 
     def wait(self, timeout: float) -> bool:
         if self.hanging:  # a listener stuck in its wait: nothing arrives
+            self.hung.set()
             self.released.wait(30)
             return False
         noticed = self._noticed.wait(min(timeout, 0.05))
@@ -94,6 +97,9 @@ class FakeFeed:
     def break_(self) -> None:
         self._broken = True
 
+    def repair(self) -> None:
+        self._broken = False
+
 
 class Counter:
     """The stored counter, and how often it was read."""
@@ -101,10 +107,11 @@ class Counter:
     def __init__(self) -> None:
         self.value = 7
         self.reads = 0
+        self.unreadable = False
 
-    def read(self) -> int:
+    def read(self) -> int | None:
         self.reads += 1
-        return self.value
+        return None if self.unreadable else self.value
 
 
 @pytest.fixture
@@ -144,7 +151,7 @@ def test_with_every_notice_lost_the_value_is_trusted_for_the_bound_only(
 ) -> None:
     watch, counter, feed, tick = pushed
     feed.hanging = True  # and the listener's own re-reads stuck with it
-    time.sleep(0.2)
+    assert feed.hung.wait(5)
     counter.value = 8  # changed, and its notice lost
     tick.now += watch.max_staleness - 0.01
     assert watch.current() == 7
@@ -163,8 +170,23 @@ def test_a_broken_feed_makes_every_request_read_until_it_resubscribes(
     assert watch.current() == 9
     assert watch.current() == 9
     assert counter.reads >= reads + 2
+    feed.repair()
     _eventually(lambda: watch.listening)  # subscribed again, after a backoff
     assert feed.subscriptions >= 2
+
+
+def test_an_unreadable_counter_makes_the_listener_back_off_not_spin(
+    pushed: tuple[PushedCounter, Counter, FakeFeed, Tick],
+) -> None:
+    """The database down, the feed up: the listener's re-reads must back
+    off (as a broken feed does), not hammer the database in a loop."""
+    watch, counter, _, tick = pushed
+    counter.unreadable = True
+    tick.now += watch.max_staleness  # a re-read is due
+    reads = counter.reads
+    time.sleep(0.5)
+    assert counter.reads - reads < 10
+    assert watch.current() is None  # requests read, and find nothing
 
 
 def test_a_change_made_by_this_process_is_seen_by_its_next_request(
@@ -470,6 +492,7 @@ def _warm_token(api: str) -> tuple[str, str, dict[str, str]]:
         pids.add(answer.headers["X-Worker-Pid"])
         if len(pids) == WORKERS:
             break
+    assert len(pids) == WORKERS, "not every worker verified the token"
     return created["client_id"], created["client_secret"], headers
 
 

@@ -24,6 +24,8 @@ from flask import Flask
 from flask import jsonify
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import SingletonThreadPool
+from sqlalchemy.pool import StaticPool
 
 from fides_oauth import FidesOAuth
 from fides_oauth import create_tables
@@ -218,6 +220,11 @@ def create_app(
         except (RuntimeError, SQLAlchemyError, OSError) as error:
             _fail_in_one_line(error)
             raise
+        if not isinstance(db.engine.pool, (StaticPool, SingletonThreadPool)):
+            # Close what start-up opened: under `gunicorn --preload` this runs
+            # in the master, and workers forked with its pooled connections
+            # would share their server sessions.
+            db.engine.dispose()
     return app
 
 

@@ -35,6 +35,7 @@ from sqlalchemy import Select
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 from sqlalchemy.engine import Engine
+from sqlalchemy.pool import Pool
 from sqlalchemy.pool import SingletonThreadPool
 from sqlalchemy.pool import StaticPool
 
@@ -84,6 +85,7 @@ class FastReader:
         #: one statement, whichever thread asks first.
         self._names: dict[tuple[int, tuple[int, ...]], bytes] = {}
         self._names_lock = threading.Lock()
+        self._own_pool: tuple[int, Pool] | None = None
         # Close them when the app's state goes, not at an unknown GC moment.
         weakref.finalize(self, _close_owned, self._idle)
 
@@ -249,13 +251,24 @@ class FastReader:
                 return connection
             # Inherited through a fork: the parent's, neither to use nor to
             # close (closing would end the parent's session); let it go.
-        assert self._engine is not None
-        fairy = self._engine.raw_connection()
+        fairy = self._pool().connect()
         fresh: Any = fairy.driver_connection
-        fairy.detach()  # ours now, outside the pool
+        fairy.detach()  # ours now, outside any pool
         if hasattr(fresh, "autocommit"):
             fresh.autocommit = True
         return _Connection(fresh, pid)
+
+    def _pool(self) -> Pool:
+        """A pool of this process's own, made like the host's (same creator,
+        same connect events), that new connections come from. Never the
+        host's pool itself: after a fork (gunicorn ``--preload``) that may
+        hand out a connection the parent opened, one server session shared
+        by two processes."""
+        pid = os.getpid()
+        if self._own_pool is None or self._own_pool[0] != pid:
+            assert self._engine is not None
+            self._own_pool = (pid, self._engine.pool.recreate())
+        return self._own_pool[1]
 
     def _checkin(self, connection: _Connection) -> None:
         if len(self._idle) < self._idle_max:

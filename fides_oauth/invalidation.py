@@ -316,9 +316,11 @@ class PostgresFeed:
         return "<PostgresFeed>"
 
     def subscribe(self) -> None:
-        fairy = self._engine.raw_connection()
+        # A new connection made like the host's, never one from its pool
+        # (after a fork, that may be the parent's session).
+        fairy = self._engine.pool.recreate().connect()
         connection: Any = fairy.driver_connection
-        fairy.detach()  # ours, outside the pool, for as long as we listen
+        fairy.detach()  # ours, outside any pool, for as long as we listen
         connection.autocommit = True
         self._connection = connection
         connection.execute(f"LISTEN {CHANNEL}")

@@ -74,8 +74,9 @@ def gunicorn(
     host: str = "127.0.0.1",
     port: int | None = None,
     boot_timeout: float = 90.0,
+    options: tuple[str, ...] = (),
 ) -> Iterator[Server]:
-    """``gunicorn --workers N APP`` until the block ends; waits until
+    """``gunicorn --workers N [OPTIONS] APP`` until the block ends; waits until
     ``/api/v1/health`` answers (failing with the log if it never does)."""
     port = port or free_port(host)
     base = f"http://{host}:{port}"
@@ -94,6 +95,7 @@ def gunicorn(
                 f"{host}:{port}",
                 "--timeout",
                 "60",
+                *options,
                 app,
             ],
             cwd=ROOT_DIR,

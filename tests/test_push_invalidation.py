@@ -428,9 +428,19 @@ class Hammer:
         return self.answers
 
 
+@pytest.fixture(params=["", "--preload"])
+def preload(request: pytest.FixtureRequest) -> tuple[str, ...]:
+    """Workers that build the app themselves, or forked from a master that
+    built it (``--preload``): the listener must start in each worker."""
+    return (request.param,) if request.param else ()
+
+
 @pytest.fixture
 def push_server(
-    make_app: Callable[..., Flask], tmp_path: Path, feed_storage: str | None
+    make_app: Callable[..., Flask],
+    tmp_path: Path,
+    feed_storage: str | None,
+    preload: tuple[str, ...],
 ) -> Iterator[tuple[OAuth, str]]:
     from tests.servers import free_port
     from tests.servers import gunicorn
@@ -454,6 +464,7 @@ def push_server(
         workers=WORKERS,
         env=env,
         port=port,
+        options=preload,
     ) as server:
         yield OAuth(app, app.test_client()), server.api
         log = server.log()
@@ -520,6 +531,7 @@ def test_on_a_real_server_a_revocation_reaches_every_worker_by_notice(
     assert set(after) == {401}, after
 
 
+@pytest.mark.parametrize("preload", [()], indirect=False)
 def test_on_a_real_server_a_lost_notice_lets_a_token_pass_for_the_bound_at_most(
     push_server: tuple[OAuth, str],
 ) -> None:

@@ -20,6 +20,8 @@ from .admin_sessions import AdminSessions
 from .audit_trail import AuditTrail
 from .cache import Credentials
 from .cache import VerifiedTokens
+from .change_feeds import RedisFeed
+from .change_feeds import feed_factory
 from .clients import ClientRecord
 from .config import OAuthConfig
 from .dpop import ProofChecker
@@ -27,9 +29,7 @@ from .dpop_nonces import Nonces
 from .hashing import SecretHasher
 from .invalidation import ChangeWatch
 from .invalidation import PushedCounter
-from .invalidation import RedisFeed
 from .invalidation import StrictCounter
-from .invalidation import feed_factory
 from .jwks_fetch import JwksFetcher
 from .keys import KeyStore
 from .limits import FailureLimiter

@@ -21,6 +21,7 @@ CORE = {
     "audit_trail",
     "bodies",
     "cache",
+    "change_feeds",
     "client_auth",
     "client_metadata",
     "clients",

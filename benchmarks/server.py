@@ -671,16 +671,7 @@ def protected_vs_bare(
     fresh_store(url)
     try:
         with gunicorn(url, 2, env, name) as server:
-            root = {"Authorization": "Bearer " + server.token(ROOT_ID, ROOT_SECRET)}
-            status, body = call(
-                server.port,
-                "POST",
-                CLIENT_PATH,
-                json_body=["policy:read"],
-                headers=root,
-            )
-            if status not in (200, 201):
-                raise ServerFailed(f"{name}: creating a client answered {status}")
+            body = served_client(server, name)
             token = server.token(body["client_id"], body["client_secret"])
             # The same Authorization header on both: the bare route ignores it.
             headers = {"Authorization": "Bearer " + token}
@@ -768,6 +759,18 @@ class Throughput:
     trouble: str | None = None
 
 
+def served_client(server: Any, label: str) -> dict[str, Any]:
+    """A client holding policy:read, created through the server's API with
+    the root's token: its id and secret."""
+    root = {"Authorization": "Bearer " + server.token(ROOT_ID, ROOT_SECRET)}
+    status, body = call(
+        server.port, "POST", CLIENT_PATH, json_body=["policy:read"], headers=root
+    )
+    if status not in (200, 201):
+        raise ServerFailed(f"{label}: creating a client answered {status}")
+    return dict(body)
+
+
 def token_throughput(url: str, seconds: int) -> Throughput:
     """Warm token grants through ONE sync worker: per wall-clock second, and
     per CPU-second of that worker (user + system, from /proc), which is what
@@ -775,16 +778,7 @@ def token_throughput(url: str, seconds: int) -> Throughput:
     fresh_store(url)
     try:
         with gunicorn(url, 1, {}, "token endpoint, 1 worker") as server:
-            root = {"Authorization": "Bearer " + server.token(ROOT_ID, ROOT_SECRET)}
-            status, body = call(
-                server.port,
-                "POST",
-                CLIENT_PATH,
-                json_body=["policy:read"],
-                headers=root,
-            )
-            if status not in (200, 201):
-                raise ServerFailed(f"creating a client answered {status}")
+            body = served_client(server, "token endpoint")
             form = {
                 "client_id": body["client_id"],
                 "client_secret": body["client_secret"],

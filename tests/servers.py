@@ -44,6 +44,27 @@ def bursts_across_processes(
     return answers
 
 
+def worker_env(
+    url: str, issuer: str, storage_uri: str | None = None, **settings: str
+) -> dict[str, str]:
+    """The environment ``tests.wsgi_workers:app`` is configured from: the
+    test database, the suite's root client and key-encryption key, the
+    issuer, the shared state, and any further ``FIDES_OAUTH_*`` settings."""
+    from tests.conftest import KEY_ENCRYPTION_KEY
+    from tests.conftest import ROOT_ID
+    from tests.conftest import ROOT_SECRET
+
+    return {
+        "FIDES_OAUTH_WORKERS_DATABASE_URL": url,
+        "FIDES_OAUTH_ROOT_CLIENT_ID": ROOT_ID,
+        "FIDES_OAUTH_ROOT_CLIENT_SECRET": ROOT_SECRET,
+        "FIDES_OAUTH_KEY_ENCRYPTION_KEY": KEY_ENCRYPTION_KEY,
+        "FIDES_OAUTH_ISSUER": issuer,
+        "FIDES_OAUTH_STORAGE_URI": storage_uri or "",
+        **settings,
+    }
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))

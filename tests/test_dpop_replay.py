@@ -8,9 +8,6 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import KEY_ENCRYPTION_KEY
-from tests.conftest import ROOT_ID
-from tests.conftest import ROOT_SECRET
 from tests.conftest import OAuth
 from tests.conftest import Prover
 from tests.conftest import assert_error
@@ -62,20 +59,16 @@ def test_a_proof_replayed_across_worker_processes_succeeds_once(
     from tests.servers import bursts_across_processes
     from tests.servers import free_port
     from tests.servers import gunicorn
+    from tests.servers import worker_env
 
     app = make_app()
     oauth = OAuth(app, app.test_client())
     created = oauth.create_client(["policy:read"])
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {
-        "FIDES_OAUTH_WORKERS_DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
-        "FIDES_OAUTH_ROOT_CLIENT_ID": ROOT_ID,
-        "FIDES_OAUTH_ROOT_CLIENT_SECRET": ROOT_SECRET,
-        "FIDES_OAUTH_KEY_ENCRYPTION_KEY": KEY_ENCRYPTION_KEY,
-        "FIDES_OAUTH_ISSUER": base + "/api/v1",
-        "FIDES_OAUTH_STORAGE_URI": storage_uri or "",
-    }
+    env = worker_env(
+        app.config["SQLALCHEMY_DATABASE_URI"], base + "/api/v1", storage_uri
+    )
     prover = Prover()
     with gunicorn(
         "tests.wsgi_workers:app", tmp_path / "g.log", workers=3, env=env, port=port

@@ -20,11 +20,11 @@ from sqlalchemy import func
 from sqlalchemy import select
 
 from fides_oauth.models import SigningKey
-from tests.conftest import KEY_ENCRYPTION_KEY
 from tests.conftest import ROOT_ID
 from tests.conftest import ROOT_SECRET
 from tests.servers import free_port
 from tests.servers import gunicorn
+from tests.servers import worker_env
 
 WORKERS = 3
 MAX_REQUESTS_PER_CHECK = 240
@@ -103,14 +103,7 @@ def workers(
     app = make_app()  # creates the tables (and drops them afterwards)
     url = app.config["SQLALCHEMY_DATABASE_URI"]
     port = free_port()
-    env = {
-        "FIDES_OAUTH_WORKERS_DATABASE_URL": url,
-        "FIDES_OAUTH_ROOT_CLIENT_ID": ROOT_ID,
-        "FIDES_OAUTH_ROOT_CLIENT_SECRET": ROOT_SECRET,
-        "FIDES_OAUTH_KEY_ENCRYPTION_KEY": KEY_ENCRYPTION_KEY,
-        "FIDES_OAUTH_ISSUER": f"http://127.0.0.1:{port}/api/v1",
-        "FIDES_OAUTH_STORAGE_URI": storage_uri or "",
-    }
+    env = worker_env(url, f"http://127.0.0.1:{port}/api/v1", storage_uri)
     with gunicorn(
         "tests.wsgi_workers:app",
         tmp_path / "gunicorn.log",

@@ -455,12 +455,10 @@ def test_an_assertion_replayed_across_worker_processes_succeeds_once(
 
     import requests
 
-    from tests.conftest import KEY_ENCRYPTION_KEY
-    from tests.conftest import ROOT_ID
-    from tests.conftest import ROOT_SECRET
     from tests.servers import bursts_across_processes
     from tests.servers import free_port
     from tests.servers import gunicorn
+    from tests.servers import worker_env
 
     store = {"FIDES_OAUTH_STORAGE_URI": any_store} if any_store else {}
     app = make_app(**store)
@@ -469,14 +467,7 @@ def test_an_assertion_replayed_across_worker_processes_succeeds_once(
     client_id = _register(oauth, signer)
     port = free_port()
     issuer = f"http://127.0.0.1:{port}/api/v1"
-    env = {
-        "FIDES_OAUTH_WORKERS_DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
-        "FIDES_OAUTH_ROOT_CLIENT_ID": ROOT_ID,
-        "FIDES_OAUTH_ROOT_CLIENT_SECRET": ROOT_SECRET,
-        "FIDES_OAUTH_KEY_ENCRYPTION_KEY": KEY_ENCRYPTION_KEY,
-        "FIDES_OAUTH_ISSUER": issuer,
-        "FIDES_OAUTH_STORAGE_URI": any_store or "",
-    }
+    env = worker_env(app.config["SQLALCHEMY_DATABASE_URI"], issuer, any_store)
     assertion = signer.assertion(client_id, aud=issuer)
     with gunicorn(
         "tests.wsgi_workers:app", tmp_path / "g.log", workers=3, env=env, port=port

@@ -29,7 +29,6 @@ from fides_oauth.invalidation import CHANNEL
 from fides_oauth.invalidation import PushedCounter
 from fides_oauth.models import ChangeCounter
 from fides_oauth.models import OAuthClient
-from tests.conftest import KEY_ENCRYPTION_KEY
 from tests.conftest import ROOT_ID
 from tests.conftest import ROOT_SECRET
 from tests.conftest import TEST_DATABASE_URL
@@ -444,20 +443,18 @@ def push_server(
 ) -> Iterator[tuple[OAuth, str]]:
     from tests.servers import free_port
     from tests.servers import gunicorn
+    from tests.servers import worker_env
 
     app = make_app()  # the tables (dropped afterwards)
     url = app.config["SQLALCHEMY_DATABASE_URI"]
     port = free_port()
-    env = {
-        "FIDES_OAUTH_WORKERS_DATABASE_URL": url,
-        "FIDES_OAUTH_ROOT_CLIENT_ID": ROOT_ID,
-        "FIDES_OAUTH_ROOT_CLIENT_SECRET": ROOT_SECRET,
-        "FIDES_OAUTH_KEY_ENCRYPTION_KEY": KEY_ENCRYPTION_KEY,
-        "FIDES_OAUTH_ISSUER": f"http://127.0.0.1:{port}/api/v1",
-        "FIDES_OAUTH_STORAGE_URI": feed_storage or "",
-        "FIDES_OAUTH_INVALIDATION": "push",
-        "FIDES_OAUTH_MAX_STALENESS_MS": str(STALENESS_MS),
-    }
+    env = worker_env(
+        url,
+        f"http://127.0.0.1:{port}/api/v1",
+        feed_storage,
+        FIDES_OAUTH_INVALIDATION="push",
+        FIDES_OAUTH_MAX_STALENESS_MS=str(STALENESS_MS),
+    )
     with gunicorn(
         "tests.wsgi_workers:app",
         tmp_path / "gunicorn.log",

@@ -21,11 +21,10 @@ from sqlalchemy import select
 
 from fides_oauth.limits import FailureLimiter
 from fides_oauth.shared_sql import SqlSharedState
-from tests.conftest import KEY_ENCRYPTION_KEY
 from tests.conftest import ROOT_ID
-from tests.conftest import ROOT_SECRET
 from tests.conftest import OAuth
 from tests.servers import gunicorn
+from tests.servers import worker_env
 
 pytest.importorskip("gunicorn")
 
@@ -40,15 +39,12 @@ THREADS = 8
 
 
 def _env(url: str, storage_uri: str | None) -> dict[str, str]:
-    return {
-        "FIDES_OAUTH_STORAGE_URI": storage_uri or "",
-        "FIDES_OAUTH_WORKERS_DATABASE_URL": url,
-        "FIDES_OAUTH_ROOT_CLIENT_ID": ROOT_ID,
-        "FIDES_OAUTH_ROOT_CLIENT_SECRET": ROOT_SECRET,
-        "FIDES_OAUTH_KEY_ENCRYPTION_KEY": KEY_ENCRYPTION_KEY,
-        "FIDES_OAUTH_ISSUER": "http://127.0.0.1/api/v1",
-        "FIDES_OAUTH_WORKERS_FAILURE_LIMIT": "10",  # the library's default
-    }
+    return worker_env(
+        url,
+        "http://127.0.0.1/api/v1",
+        storage_uri,
+        FIDES_OAUTH_WORKERS_FAILURE_LIMIT="10",  # the library's default
+    )
 
 
 def test_cold_and_warm_token_requests_across_three_workers_all_succeed(
